@@ -1,0 +1,302 @@
+/* deft.h: the one public header of libdeft, exact tree attention and DeFT.
+ *
+ * Everything a caller needs: the data model (a forest of nodes holding KV tokens, some of them
+ * queries), validation with a status and a diagnostic, the reference, the DeFT plan, the
+ * implementations behind one signature, the comparison with its tolerance model, the case files
+ * (.npy tensors plus a tree file) and the seeded generators. docs/semantics.md defines what is
+ * computed; docs/formats.md the files; docs/validation.md the comparison.
+ *
+ * Conventions. C99. Every fallible function returns a deft_status and, when `diag` is not NULL,
+ * writes a one-line diagnostic naming the offending node or field. Nothing here exits or aborts on
+ * input. Sizes and indices are int64_t. Tensors are dense, row-major, little-endian host memory
+ * unless a function says otherwise. Every LSE that crosses this API is a natural logarithm.
+ */
+#ifndef DEFT_H
+#define DEFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DEFT_VERSION_MAJOR 0
+#define DEFT_VERSION_MINOR 1
+
+/* ---------------------------------------------------------------------------------------------
+ * Statuses. Each has a one-line meaning from deft_status_str. Bad input gets a distinct status
+ * per class (docs/validation.md has the table).
+ */
+typedef enum deft_status {
+    DEFT_OK = 0,
+    DEFT_ERR_NULL,             /* a pointer that must hold data is NULL */
+    DEFT_ERR_NODE_COUNT,       /* n_nodes < 0 */
+    DEFT_ERR_BAD_PARENT,       /* parent[i] is neither -1 nor in 0..i-1 */
+    DEFT_ERR_NEGATIVE_LEN,     /* kv_len[i] < 0 or q_len[i] < 0 */
+    DEFT_ERR_QLEN_GT_KVLEN,    /* q_len[i] > kv_len[i] */
+    DEFT_ERR_HEADS,            /* Hq < 1, Hkv < 1 or Hq % Hkv != 0 */
+    DEFT_ERR_DIM,              /* D < 1 */
+    DEFT_ERR_OVERFLOW,         /* an element or byte count does not fit in int64_t or size_t */
+    DEFT_ERR_KV_RANGE,         /* a node's KV rows fall outside 0..total_kv-1 */
+    DEFT_ERR_KV_OVERLAP,       /* two nodes' KV rows overlap */
+    DEFT_ERR_DTYPE,            /* unknown dtype, or a tensor file of the wrong dtype */
+    DEFT_ERR_SCALE,            /* scale is NaN or infinite */
+    DEFT_ERR_NO_MEMORY,        /* an allocation failed */
+    DEFT_ERR_IO,               /* a file could not be opened, read or written */
+    DEFT_ERR_FORMAT,           /* a file's content does not follow its format */
+    DEFT_ERR_TRUNCATED,        /* a file ends before its header says it should */
+    DEFT_ERR_SHAPE,            /* a tensor's shape disagrees with the problem */
+    DEFT_ERR_ARG,              /* an argument is out of its documented range (a name, an option) */
+    DEFT_ERR_UNSUPPORTED,      /* an implementation declines this problem (see its supports) */
+    DEFT_ERR_DEVICE,           /* a device (GPU) call failed or no device is present */
+    DEFT_ERR_PLUGIN,           /* a plugin could not be loaded or has an incompatible ABI */
+    DEFT_ERR_INTERNAL,         /* a broken internal invariant: a bug in libdeft, please report */
+    DEFT_STATUS_COUNT
+} deft_status;
+
+/* One line, no trailing newline, never NULL (unknown values give "unknown status"). */
+const char *deft_status_str(deft_status s);
+/* The enum name, e.g. "DEFT_ERR_BAD_PARENT". */
+const char *deft_status_name(deft_status s);
+
+/* Where a diagnostic goes. `message` is always NUL-terminated; `node` is the offending node or -1. */
+typedef struct deft_diag {
+    deft_status status;
+    int64_t node;
+    char message[256];
+} deft_diag;
+
+/* ---------------------------------------------------------------------------------------------
+ * Data model (docs/semantics.md).
+ */
+typedef enum deft_dtype {
+    DEFT_F32 = 0,  /* IEEE binary32 */
+    DEFT_F16 = 1,  /* IEEE binary16 */
+    DEFT_BF16 = 2  /* bfloat16: the upper 16 bits of a binary32 */
+} deft_dtype;
+
+/* "f32", "f16", "bf16"; NULL for an unknown value. */
+const char *deft_dtype_name(deft_dtype t);
+/* Parses "f32" | "f16" | "bf16". DEFT_ERR_DTYPE otherwise. */
+deft_status deft_dtype_parse(const char *name, deft_dtype *out);
+/* Bytes per element: 4, 2, 2; 0 for an unknown value. */
+size_t deft_dtype_size(deft_dtype t);
+
+/* The forest. Node i has parent[i] == -1 (a root) or 0 <= parent[i] < i (topological order),
+ * holds kv_len[i] >= 0 tokens of KV cache at rows kv_offset[i] .. kv_offset[i] + kv_len[i] - 1
+ * of K and V, and its last q_len[i] (0 <= q_len[i] <= kv_len[i]) tokens are queries.
+ * kv_offset == NULL means packed: node i starts where node i-1 ends, node 0 at row 0.
+ * total_kv is the number of rows K and V hold; packed nodes must fit in it. */
+typedef struct deft_tree {
+    int64_t n_nodes;
+    const int64_t *parent;    /* (n_nodes) */
+    const int64_t *kv_len;    /* (n_nodes) */
+    const int64_t *q_len;     /* (n_nodes) */
+    const int64_t *kv_offset; /* (n_nodes) or NULL for packed */
+    int64_t total_kv;         /* rows of K and V */
+} deft_tree;
+
+/* Heads and head dim. Query head h reads KV head h / (hq / hkv). scale == 0 means 1/sqrt(d). */
+typedef struct deft_shape {
+    int64_t hq, hkv, d;
+    double scale;
+    deft_dtype dtype; /* of q, k and v */
+} deft_shape;
+
+/* A whole problem: forest, shape and input tensors, all borrowed.
+ * q: (total_q, hq, d), queries ordered by node, then position.  k, v: (total_kv, hkv, d). */
+typedef struct deft_problem {
+    deft_tree tree;
+    deft_shape shape;
+    const void *q, *k, *v;
+} deft_problem;
+
+/* Validates the forest alone. DEFT_ERR_NULL, _NODE_COUNT, _BAD_PARENT, _NEGATIVE_LEN,
+ * _QLEN_GT_KVLEN, _KV_RANGE, _KV_OVERLAP, _OVERFLOW. The first bad node (lowest index) is named. */
+deft_status deft_tree_validate(const deft_tree *t, deft_diag *diag);
+/* Validates the shape alone: DEFT_ERR_HEADS, _DIM, _DTYPE, _SCALE, _OVERFLOW (hq*d, hkv*d). */
+deft_status deft_shape_validate(const deft_shape *s, deft_diag *diag);
+/* Both, plus the tensor sizes (element and byte counts fit in size_t) and non-NULL q, k, v
+ * whenever the problem holds queries (tensors of zero elements may be NULL). */
+deft_status deft_problem_validate(const deft_problem *p, deft_diag *diag);
+
+/* Counts of a validated tree (undefined on an invalid one). */
+int64_t deft_tree_total_q(const deft_tree *t);
+/* First KV row of node i, packed or given. */
+int64_t deft_tree_kv_offset(const deft_tree *t, int64_t i);
+/* The scale actually used: s->scale, or 1/sqrt(d) when it is 0. */
+double deft_shape_scale(const deft_shape *s);
+/* Visible (query, token) pairs, summed over queries (multiply by hq for query-head pairs). */
+int64_t deft_tree_visible_pairs(const deft_tree *t);
+
+/* Widens one stored element (exact for every dtype). */
+float deft_load_f32(const void *base, deft_dtype t, size_t index);
+/* Rounds a float to f16 / bf16 bits, round to nearest even (NaN stays NaN). */
+uint16_t deft_f32_to_f16(float x);
+uint16_t deft_f32_to_bf16(float x);
+float deft_f16_to_f32(uint16_t h);
+float deft_bf16_to_f32(uint16_t h);
+
+/* ---------------------------------------------------------------------------------------------
+ * The reference (ref/): the definition, in double, as a plain loop nest.
+ * o: (total_q, hq, d) f32; lse: (total_q, hq) f32, natural log. Rows that read a NaN or an
+ * infinity get NaN in o and lse (docs/semantics.md, "Non-finite inputs").
+ */
+deft_status deft_ref_attention(const deft_problem *p, float *o, float *lse, deft_diag *diag);
+/* The same in double, for callers that keep the exact values. */
+deft_status deft_ref_attention_f64(const deft_problem *p, double *o, double *lse, deft_diag *diag);
+
+/* ---------------------------------------------------------------------------------------------
+ * Implementations: every path answers one signature, so one test loop runs them all.
+ */
+typedef struct deft_options {
+    int64_t chunk_tokens;      /* DeFT plan: most KV tokens per chunk; 0 = default */
+    int64_t chunk_queries;     /* DeFT plan: most queries per chunk; 0 = no bound */
+    int threads;               /* CPU paths: OpenMP threads; 0 = the runtime's default */
+} deft_options;
+
+typedef struct deft_impl {
+    const char *name;          /* "ref", "cpu", "cpu-seq", ... */
+    const char *summary;       /* one line */
+    /* DEFT_OK if run would handle p, else DEFT_ERR_UNSUPPORTED (or _DEVICE) with a reason. */
+    deft_status (*supports)(const deft_problem *p, deft_diag *diag);
+    /* Validates p, then fills o (total_q, hq, d) and lse (total_q, hq, natural log). opt may be NULL. */
+    deft_status (*run)(const deft_problem *p, const deft_options *opt, float *o, float *lse,
+                       deft_diag *diag);
+} deft_impl;
+
+int deft_impl_count(void);
+const deft_impl *deft_impl_at(int i);          /* NULL out of range */
+const deft_impl *deft_impl_find(const char *name); /* NULL if unknown */
+
+/* ---------------------------------------------------------------------------------------------
+ * Comparison with the reference and the tolerance model (docs/validation.md).
+ *
+ * deft_reference holds what the checker needs, computed once per problem: the exact result in
+ * double, per-element scales for the tolerance, and the anchor: the error of a straightforward
+ * float32 evaluation of the same problem.
+ */
+typedef struct deft_reference {
+    int64_t total_q, hq, d;
+    double *o;          /* (total_q, hq, d) exact O; NaN on poisoned rows */
+    double *lse;        /* (total_q, hq) exact LSE, natural log; NaN on poisoned rows */
+    double *o_mag;      /* (total_q, hq, d) sum_j p_j |v_j|: the scale of O's error */
+    double *o_spread;   /* (total_q, hq, d) sqrt(sum_j p_j^2 v_j^2): rounding P to the input dtype */
+    double *s_mag;      /* (total_q, hq) max_j |scale q.k_j|: the scale of LSE's error */
+    uint8_t *row_class; /* (total_q, hq) DEFT_ROW_* */
+    double anchor_o;    /* max over checked elements of |o32 - o| / o_mag for the f32 evaluation */
+    double anchor_lse;  /* max over checked rows of |lse32 - lse| / (1 + s_mag + |lse|) */
+    deft_dtype dtype;
+} deft_reference;
+
+enum {
+    DEFT_ROW_CHECKED = 0,   /* compared under the tolerance */
+    DEFT_ROW_NONFINITE = 1, /* reads a NaN or infinite input: output unspecified, not compared */
+    DEFT_ROW_F32_RANGE = 2  /* finite inputs whose scores overflow float32: not compared */
+};
+
+/* Multiples in the tolerance model; deft_tolerance_default fills the documented values. */
+typedef struct deft_tolerance {
+    double anchor_mult;   /* A: allowed multiple of the f32 evaluation's error (4) */
+    double anchor_floor;  /* smallest anchor used, relative (2^-23) */
+    double dtype_mult;    /* B: allowed multiple of u(dtype) * o_spread (4) */
+} deft_tolerance;
+void deft_tolerance_default(deft_tolerance *t);
+
+deft_status deft_reference_compute(const deft_problem *p, deft_reference *ref, deft_diag *diag);
+void deft_reference_free(deft_reference *ref);
+
+typedef struct deft_report {
+    int pass;                   /* 1 when every checked element is within tolerance */
+    int64_t checked, failed;    /* elements of o and lse compared / out of tolerance */
+    int64_t rows_nonfinite, rows_f32_range; /* (query, head) rows not compared, and why */
+    double max_abs_err, max_rel_err;        /* over o, checked elements */
+    double err_norm_ratio;                  /* ||o - ref|| / ||ref|| over checked elements */
+    double lse_max_abs_err;
+    double worst_ratio;                     /* max of |err| / tolerance (o and lse) */
+    /* The worst element: dim == -1 means the LSE of (query, head). */
+    int64_t worst_query, worst_head, worst_dim;
+    double worst_got, worst_want, worst_tol;
+    int worst_is_nan;                       /* the worst element was NaN where a number is due */
+    /* The first failing element in (query, head, dim) order, or -1. */
+    int64_t first_query, first_head, first_dim;
+    /* The tolerance actually applied: anchors after the floor, and u(dtype) (0 for f32). */
+    double anchor_o, anchor_lse, unit_dtype;
+} deft_report;
+
+/* Compares o (total_q, hq, d) and lse (total_q, hq; may be NULL to skip) with ref. tol may be
+ * NULL for the defaults. NaN where a number is due fails; an infinity must match in sign. */
+deft_status deft_compare(const deft_reference *ref, const float *o, const float *lse,
+                         const deft_tolerance *tol, deft_report *rep, deft_diag *diag);
+/* Writes the report as a few human-readable lines. */
+void deft_report_print(const deft_report *rep, void *file /* FILE* */);
+
+/* ---------------------------------------------------------------------------------------------
+ * Cases: a problem that owns its memory, as read from or written to a case directory
+ * (tree.txt, q.npy, k.npy, v.npy and, when present, out.npy and lse.npy; docs/formats.md).
+ */
+typedef struct deft_case {
+    deft_problem problem;    /* points into the buffers below */
+    int64_t *parent, *kv_len, *q_len, *kv_offset; /* kv_offset NULL when packed */
+    void *q, *k, *v;
+    float *out, *lse;        /* NULL when absent */
+    char workload[128];      /* the generator spec, or "" */
+} deft_case;
+
+void deft_case_free(deft_case *c);
+/* Allocates the tree arrays of n nodes (kv_offset only when with_offsets) and zeroes the rest. */
+deft_status deft_case_init(deft_case *c, int64_t n_nodes, int with_offsets, deft_diag *diag);
+/* Allocates q, k, v for the current tree and shape (validating both first). */
+deft_status deft_case_alloc_data(deft_case *c, deft_diag *diag);
+
+/* Tree file: text, versioned (docs/formats.md). Reads into c's tree and shape. */
+deft_status deft_tree_file_read(const char *path, deft_case *c, deft_diag *diag);
+deft_status deft_tree_file_parse(const char *text, size_t len, deft_case *c, deft_diag *diag);
+deft_status deft_tree_file_write(const char *path, const deft_problem *p, const char *workload,
+                                 deft_diag *diag);
+
+/* .npy v1.0 tensors. Reading checks magic, version, header, dtype, byte order, shape and size.
+ * dtype strings: "<f4" f32, "<f2" f16, "<u2" bf16 bits (docs/formats.md). */
+typedef struct deft_npy {
+    char descr[8];           /* "<f4", "<f2", "<u2" */
+    int ndim;
+    int64_t shape[8];
+    void *data;              /* malloc'd, descr-typed, C order */
+    size_t nbytes;
+} deft_npy;
+
+deft_status deft_npy_parse(const void *bytes, size_t len, deft_npy *out, deft_diag *diag);
+deft_status deft_npy_read(const char *path, deft_npy *out, deft_diag *diag);
+deft_status deft_npy_write(const char *path, const char *descr, int ndim, const int64_t *shape,
+                           const void *data, deft_diag *diag);
+void deft_npy_free(deft_npy *a);
+/* Reads path, requiring descr and exactly this shape; on success *data is malloc'd. */
+deft_status deft_npy_read_expect(const char *path, const char *descr, int ndim,
+                                 const int64_t *shape, void **data, deft_diag *diag);
+
+/* Case directories. deft_case_read needs tree.txt, q.npy, k.npy, v.npy; out.npy and lse.npy are
+ * read when present. deft_case_write writes the inputs, and out/lse when non-NULL. */
+deft_status deft_case_read(const char *dir, deft_case *c, deft_diag *diag);
+deft_status deft_case_write(const char *dir, const deft_case *c, deft_diag *diag);
+
+/* ---------------------------------------------------------------------------------------------
+ * Generators (../shared/workloads.md): fewshot, fewshot50, tot, specstar, specdec, wide,
+ * levels:SPEC and random:SEED. Data are seeded uniform values, reproducible bit for bit.
+ */
+typedef struct deft_gen_options {
+    uint64_t seed;           /* data seed (random:SEED takes its own seed from the spec) */
+    int64_t hq, hkv, d;      /* 0 = the workload's default (32, 8, 128; random picks its own) */
+    int dtype;               /* -1 = the workload's default (f32; random picks its own) */
+} deft_gen_options;
+
+void deft_gen_options_default(deft_gen_options *o);
+deft_status deft_generate(const char *spec, const deft_gen_options *opt, deft_case *c,
+                          deft_diag *diag);
+/* The standard workload names, NULL-terminated. */
+const char *const *deft_workload_names(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DEFT_H */
