@@ -147,15 +147,91 @@ deft_status deft_ref_attention(const deft_problem *p, float *o, float *lse, deft
 /* The same in double, for callers that keep the exact values. */
 deft_status deft_ref_attention_f64(const deft_problem *p, double *o, double *lse, deft_diag *diag);
 
-/* ---------------------------------------------------------------------------------------------
- * Implementations: every path answers one signature, so one test loop runs them all.
- */
+/* Options of the DeFT paths (the reference ignores them). */
 typedef struct deft_options {
     int64_t chunk_tokens;      /* DeFT plan: most KV tokens per chunk; 0 = default */
     int64_t chunk_queries;     /* DeFT plan: most queries per chunk; 0 = no bound */
     int threads;               /* CPU paths: OpenMP threads; 0 = the runtime's default */
 } deft_options;
 
+/* ---------------------------------------------------------------------------------------------
+ * The DeFT plan (common/plan.c), phase 1: built from the tree alone, shared by cpu/ and gpu/.
+ *
+ * KV-guided grouping puts each node's KV together with every query that reads it: the queries of
+ * its subtree (they see all of it) and its own queries (a causal prefix). Flattened tree KV
+ * splitting cuts each node's tokens into chunks of at most chunk_tokens, of even size, so work is
+ * even across workers; chunk_queries, when set, also bounds the queries per chunk (a chunk with
+ * more is repeated over the same tokens with disjoint query sets).
+ *
+ * Chunk c covers tokens chunk_tok_start[c] .. + chunk_len[c] - 1 of node chunk_node[c], stored at
+ * KV rows chunk_kv_row[c] .. + chunk_len[c] - 1. Its (chunk, query) pairs are
+ * e = pair_start[c] .. pair_start[c+1] - 1, in ascending query order: query pair_query[e] sees the
+ * first pair_visible[e] tokens of the chunk (chunk_len[c] for queries below the node; the causal
+ * prefix up to the query's own position for the node's own queries). A pair's partial result
+ * (O and LSE for every query head) is indexed by e.
+ *
+ * The reduction map: query q merges the partials of pairs red_pair[red_start[q] .. red_start[q+1]-1]
+ * in that order (ancestors root first, then its own node; chunks in token order), so the result is
+ * deterministic. Every visible (query, token) pair lies in exactly one chunk's pair; no other does.
+ *
+ * All arrays are int32 and live in one block (words, n_words) with no pointers into the tree, so
+ * a device uploads the block as it is; inside it the arrays follow one another in the order
+ * declared below, each at its pointer's offset from words.
+ */
+typedef struct deft_plan {
+    int32_t n_nodes, n_chunks, n_queries, n_pairs;
+    int32_t chunk_tokens, chunk_queries; /* the parameters it was built with (after defaults) */
+    int32_t max_chunk_len, max_chunk_pairs;
+    int32_t *chunk_node, *chunk_tok_start, *chunk_kv_row, *chunk_len; /* (n_chunks) */
+    int32_t *pair_start;                  /* (n_chunks + 1) */
+    int32_t *pair_query, *pair_visible;   /* (n_pairs) */
+    int32_t *red_start;                   /* (n_queries + 1) */
+    int32_t *red_pair;                    /* (n_pairs) */
+    int32_t *words;                       /* the block every array above points into */
+    size_t n_words;
+} deft_plan;
+
+/* Default chunk_tokens, chosen by measurement (docs/performance.md). */
+#define DEFT_DEFAULT_CHUNK_TOKENS 256
+
+/* Builds the plan of a valid tree (validated here). opt may be NULL (defaults). Linear in nodes
+ * plus pairs. DEFT_ERR_OVERFLOW when a count does not fit int32; DEFT_ERR_ARG for negative
+ * options; DEFT_ERR_NO_MEMORY. */
+deft_status deft_plan_build(const deft_tree *t, const deft_options *opt, deft_plan *plan,
+                            deft_diag *diag);
+void deft_plan_free(deft_plan *plan);
+/* Checks the plan against the tree: bounds, ordering, and that every visible (query, token) pair
+ * is covered exactly once. DEFT_OK or DEFT_ERR_INTERNAL with the first violation. */
+deft_status deft_plan_verify(const deft_plan *plan, const deft_tree *t, deft_diag *diag);
+/* A readable listing: chunks with their queries and the reduction map (up to `limit` lines of
+ * each; 0 = all). file is a FILE*. */
+void deft_plan_print(const deft_plan *plan, void *file, int64_t limit);
+
+/* Merges partial state b into a: (o_a, lse_a) and (o_b, lse_b) are softmax attention over
+ * disjoint token sets (o: (d), lse natural log); the result is the state over their union.
+ * The empty state is (0, -inf); merging it changes nothing and never makes NaN.
+ *   m = max(lse_a, lse_b), w_a = exp(lse_a - m), w_b = exp(lse_b - m),
+ *   o = (w_a o_a + w_b o_b) / (w_a + w_b), lse = m + ln(w_a + w_b). */
+void deft_merge(float *o_a, float *lse_a, const float *o_b, float lse_b, int64_t d);
+
+/* Bytes read and written by one approach (docs/io-analysis.md). */
+typedef struct deft_io_row {
+    double kv_read, q_read, partial_write, partial_read, mask_read, out_write;
+} deft_io_row;
+/* DeFT (this plan), sequence-based (each query reads its whole path) and tree-mask attention
+ * (all queries against all tokens in blocks of DEFT_IO_MASK_BLOCK queries, with a byte mask). */
+typedef struct deft_io {
+    deft_io_row deft, seq, mask;
+    double visible_pairs; /* (query, query head, token) triples the semantics make visible */
+} deft_io;
+#define DEFT_IO_MASK_BLOCK 64
+deft_status deft_io_account(const deft_tree *t, const deft_shape *s, const deft_plan *plan,
+                            deft_io *io, deft_diag *diag);
+double deft_io_total(const deft_io_row *r);
+
+/* ---------------------------------------------------------------------------------------------
+ * Implementations: every path answers one signature, so one test loop runs them all.
+ */
 typedef struct deft_impl {
     const char *name;          /* "ref", "cpu", "cpu-seq", ... */
     const char *summary;       /* one line */

@@ -41,5 +41,6 @@ Suite *ref_suite(void);
 Suite *compare_suite(void);
 Suite *gen_suite(void);
 Suite *io_suite(void);
+Suite *plan_suite(void);
 
 #endif
