@@ -108,6 +108,9 @@ deft_status deft_compare(const deft_reference *ref, const float *o, const float 
     rep->anchor_o = fmax(ref->anchor_o, tol->anchor_floor);
     rep->anchor_lse = fmax(ref->anchor_lse, tol->anchor_floor);
     rep->unit_dtype = dtype_unit(ref->dtype);
+    rep->anchor_mult = tol->anchor_mult;
+    rep->dtype_mult = tol->dtype_mult;
+    rep->lse_checked = lse != NULL;
     tally t = {rep, 0.0, 0.0};
     for (int64_t row = 0; row < rows; row++) {
         int64_t q = row / ref->hq, h = row % ref->hq;
@@ -145,7 +148,8 @@ void deft_report_print(const deft_report *r, void *file)
             (long long)r->failed, (long long)r->checked);
     fprintf(f, "  o:   max abs err %.3g, max rel err %.3g, error norm ratio %.3g\n",
             r->max_abs_err, r->max_rel_err, r->err_norm_ratio);
-    fprintf(f, "  lse: max abs err %.3g (natural log)\n", r->lse_max_abs_err);
+    if (r->lse_checked) fprintf(f, "  lse: max abs err %.3g (natural log)\n", r->lse_max_abs_err);
+    else fprintf(f, "  lse: not checked\n");
     if (r->worst_query >= 0) {
         fprintf(f, "  worst: ");
         print_element(f, r->worst_query, r->worst_head, r->worst_dim);
@@ -159,8 +163,9 @@ void deft_report_print(const deft_report *r, void *file)
     }
     fprintf(f, "  rows not compared: %lld (non-finite inputs), %lld (beyond float32 range)\n",
             (long long)r->rows_nonfinite, (long long)r->rows_f32_range);
-    fprintf(f, "  tolerance: 4 x f32-evaluation error (o %.3g, lse %.3g, relative)", r->anchor_o,
-            r->anchor_lse);
-    if (r->unit_dtype > 0.0) fprintf(f, " + 4 x u(dtype) %.3g x weight spread", r->unit_dtype);
+    fprintf(f, "  tolerance: %g x float32-evaluation error (o %.3g, lse %.3g, relative)",
+            r->anchor_mult, r->anchor_o, r->anchor_lse);
+    if (r->unit_dtype > 0.0)
+        fprintf(f, " + %g x u(dtype) %.3g x weight spread", r->dtype_mult, r->unit_dtype);
     fprintf(f, "\n");
 }

@@ -15,7 +15,7 @@
 /* A lying "nodes" line must not make us allocate terabytes: 2^26 nodes is far past any tree a
  * benchmark uses, and the row count is also bounded by the bytes left (8 per row at least). */
 #define TF_MAX_NODES ((int64_t)1 << 26)
-#define TF_MIN_ROW_BYTES 8 /* "0 -1 0 0" is 7 characters and a newline precedes "end" */
+#define TF_MIN_ROW_BYTES 8 /* 4 one-character tokens, 3 blanks, and the newline before "end" */
 #define TF_MAX_TOKENS 6    /* a row has 5; one more tells "too many" */
 #define TF_WORKLOAD_MAX 127
 

@@ -297,8 +297,10 @@ typedef struct deft_report {
     int worst_is_nan;                       /* the worst element was NaN where a number is due */
     /* The first failing element in (query, head, dim) order, or -1. */
     int64_t first_query, first_head, first_dim;
-    /* The tolerance actually applied: anchors after the floor, and u(dtype) (0 for f32). */
-    double anchor_o, anchor_lse, unit_dtype;
+    /* The tolerance actually applied: anchors after the floor, u(dtype) (0 for f32), and the
+     * multiples of each. */
+    double anchor_o, anchor_lse, unit_dtype, anchor_mult, dtype_mult;
+    int lse_checked;                        /* 0 when deft_compare got no lse */
 } deft_report;
 
 /* Compares o (total_q, hq, d) and lse (total_q, hq; may be NULL to skip) with ref. tol may be
@@ -320,6 +322,9 @@ typedef struct deft_case {
     char workload[128];      /* the generator spec, or "" */
 } deft_case;
 
+/* Frees everything a case owns and zeroes it (safe on a zeroed case, and twice). Every function
+ * that fills a case (read, parse, generate, init) overwrites it without freeing: free a case
+ * before filling it again. */
 void deft_case_free(deft_case *c);
 /* Allocates the tree arrays of n nodes (kv_offset only when with_offsets) and zeroes the rest. */
 deft_status deft_case_init(deft_case *c, int64_t n_nodes, int with_offsets, deft_diag *diag);
@@ -342,6 +347,9 @@ typedef struct deft_npy {
     size_t nbytes;
 } deft_npy;
 
+/* On success out->data is never NULL (a 1-byte block for 0 elements); on failure nothing is
+ * left allocated. Numbers in tree files are read and written in the C locale's format: keep
+ * LC_NUMERIC at "C" in programs that call these. */
 deft_status deft_npy_parse(const void *bytes, size_t len, deft_npy *out, deft_diag *diag);
 deft_status deft_npy_read(const char *path, deft_npy *out, deft_diag *diag);
 deft_status deft_npy_write(const char *path, const char *descr, int ndim, const int64_t *shape,

@@ -71,11 +71,31 @@ int deft_ref_load_row(const void *base, deft_dtype t, int64_t row, int64_t heads
 {
     size_t first = ((size_t)row * (size_t)heads + (size_t)h) * (size_t)d;
     int bad = 0;
-    for (int64_t x = 0; x < d; x++) {
-        out[x] = deft_load_f32(base, t, first + (size_t)x);
-        bad |= !isfinite(out[x]);
+    /* one loop per dtype: widening is exact, and the loops vectorize */
+    if (t == DEFT_F32) {
+        const float *src = (const float *)base + first;
+        for (int64_t x = 0; x < d; x++) out[x] = src[x];
+    } else if (t == DEFT_F16) {
+        const uint16_t *src = (const uint16_t *)base + first;
+        for (int64_t x = 0; x < d; x++) out[x] = deft_f16_to_f32(src[x]);
+    } else {
+        const uint16_t *src = (const uint16_t *)base + first;
+        for (int64_t x = 0; x < d; x++) out[x] = deft_bf16_to_f32(src[x]);
     }
+    for (int64_t x = 0; x < d; x++) bad |= !isfinite(out[x]);
     return bad;
+}
+
+/* q . k in double, in four interleaved partial sums added at the end: a fixed order, so the
+ * result is deterministic, and four independent chains instead of one long one. */
+static double dot(const double *q, const double *k, int64_t d)
+{
+    double s[4] = {0, 0, 0, 0};
+    int64_t x = 0;
+    for (; x + 4 <= d; x += 4)
+        for (int i = 0; i < 4; i++) s[i] += q[x + i] * k[x + i];
+    for (; x < d; x++) s[0] += q[x] * k[x];
+    return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
 int deft_ref_row(const deft_problem *p, const deft_span *spans, int64_t nspans, const double *q,
@@ -88,9 +108,7 @@ int deft_ref_row(const deft_problem *p, const deft_span *spans, int64_t nspans, 
     for (int64_t s = 0; s < nspans; s++)
         for (int64_t r = spans[s].start; r < spans[s].start + spans[s].len; r++, n++) {
             bad |= deft_ref_load_row(p->k, p->shape.dtype, r, hkv, kvh, d, kv);
-            double dot = 0.0;
-            for (int64_t x = 0; x < d; x++) dot += q[x] * kv[x];
-            scores[n] = scale * dot;
+            scores[n] = scale * dot(q, kv, d);
             if (scores[n] > m) m = scores[n];
             if (stats && fabs(scores[n]) > *stats->s_mag) *stats->s_mag = fabs(scores[n]);
         }

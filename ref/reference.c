@@ -12,16 +12,16 @@
  * product, sum, exp and log in float, tokens in the reference's order. Inputs are widened
  * exactly, so only the arithmetic differs from the double reference. */
 static void f32_row(const deft_problem *p, const deft_span *spans, int64_t nspans, const float *q,
-                    int64_t kvh, float scale, float *scores, float *o, float *lse)
+                    int64_t kvh, float scale, double *row, float *scores, float *o, float *lse)
 {
     int64_t d = p->shape.d, hkv = p->shape.hkv, n = 0;
     deft_dtype t = p->shape.dtype;
     float m = -INFINITY;
     for (int64_t s = 0; s < nspans; s++)
         for (int64_t r = spans[s].start; r < spans[s].start + spans[s].len; r++, n++) {
-            size_t base = ((size_t)r * (size_t)hkv + (size_t)kvh) * (size_t)d;
+            deft_ref_load_row(p->k, t, r, hkv, kvh, d, row); /* exact: values fit in float */
             float dot = 0.0f;
-            for (int64_t x = 0; x < d; x++) dot += q[x] * deft_load_f32(p->k, t, base + (size_t)x);
+            for (int64_t x = 0; x < d; x++) dot += q[x] * (float)row[x];
             scores[n] = scale * dot;
             if (scores[n] > m) m = scores[n];
         }
@@ -30,10 +30,10 @@ static void f32_row(const deft_problem *p, const deft_span *spans, int64_t nspan
     n = 0;
     for (int64_t s = 0; s < nspans; s++)
         for (int64_t r = spans[s].start; r < spans[s].start + spans[s].len; r++, n++) {
-            size_t base = ((size_t)r * (size_t)hkv + (size_t)kvh) * (size_t)d;
+            deft_ref_load_row(p->v, t, r, hkv, kvh, d, row);
             float w = expf(scores[n] - m);
             l += w;
-            for (int64_t x = 0; x < d; x++) o[x] += w * deft_load_f32(p->v, t, base + (size_t)x);
+            for (int64_t x = 0; x < d; x++) o[x] += w * (float)row[x];
         }
     for (int64_t x = 0; x < d; x++) o[x] /= l;
     *lse = m + logf(l);
@@ -140,7 +140,7 @@ deft_status deft_reference_compute(const deft_problem *p, deft_reference *ref, d
                 }
                 for (int64_t x = 0; x < d; x++) q32[x] = (float)qrow[x];
                 float lse32;
-                f32_row(p, spans, nspans, q32, h / group, (float)scale, fscores, o32, &lse32);
+                f32_row(p, spans, nspans, q32, h / group, (float)scale, kv, fscores, o32, &lse32);
                 double eo = 0.0, el = 0.0;
                 ref->row_class[row] = (uint8_t)classify_row(d, o, ref->lse[row], stats.o_mag,
                                                              ref->s_mag[row], o32, lse32, &eo, &el);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "deft.h"
+#include "testlib.h" /* io_suite's prototype */
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
 

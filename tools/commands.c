@@ -209,7 +209,7 @@ int cmd_check(int argc, char **argv)
         tool_describe(stdout, &c.problem, c.workload);
         printf("\n");
         deft_report_print(&rep, stdout);
-        if (!lse) printf("  lse: not checked (give --lse FILE)\n");
+        if (!lse) printf("  (give --lse FILE to check the LSE too)\n");
         code = rep.pass ? TOOL_EXIT_OK : TOOL_EXIT_MISMATCH;
     } else if (st != DEFT_ERR_ARG || diag.message[0]) {
         tool_fail("check", st, &diag);
