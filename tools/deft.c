@@ -148,6 +148,8 @@ static int usage(FILE *f)
             "  run     run an implementation on a case\n"
             "  check   judge an output (a file, or an implementation's) against the reference\n"
             "  demo    run the main job on the embedded default workload\n"
+            "  plan    show DeFT's plan for a tree: chunks, reduction map, IO against the alternatives\n"
+            "  bench   time implementations on workloads against bandwidth and sgemm probes\n"
             "  impls   list the implementations\n"
             "\n"
             "Exit status: 0 success (check: pass), 1 check mismatch, 2 bad input or usage.\n"
@@ -177,6 +179,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "check")) return cmd_check(argc - 2, argv + 2);
     if (!strcmp(cmd, "demo")) return cmd_demo(argc - 2, argv + 2);
     if (!strcmp(cmd, "impls")) return cmd_impls(argc - 2, argv + 2);
+    if (!strcmp(cmd, "plan")) return cmd_plan(argc - 2, argv + 2);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
     fprintf(stderr, "deft: unknown command '%s'\n\n", cmd);
     return usage(stderr);
 }
