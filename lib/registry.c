@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "../cpu/cpu.h"
 
 static deft_status supports_any(const deft_problem *p, deft_diag *diag)
 {
@@ -19,6 +20,13 @@ static deft_status ref_run(const deft_problem *p, const deft_options *opt, float
 
 static const deft_impl impls[] = {
     {"ref", "the definition: plain loop nest in double (ref/ref.c)", supports_any, ref_run},
+    {"cpu",
+     "DeFT on the CPU: KV-guided grouping, flattened KV splitting, sgemm partials, LSE merge "
+     "(cpu/deft_cpu.c)",
+     deft_cpu_supports, deft_cpu_run},
+    {"cpu-seq",
+     "sequence-based baseline: each query reads its whole path, same BLAS (cpu/seq_cpu.c)",
+     deft_cpu_seq_supports, deft_cpu_seq_run},
 };
 
 int deft_impl_count(void)

@@ -42,5 +42,6 @@ Suite *compare_suite(void);
 Suite *gen_suite(void);
 Suite *io_suite(void);
 Suite *plan_suite(void);
+Suite *cpu_suite(void);
 
 #endif
