@@ -14,7 +14,7 @@ endif
 
 CFLAGS    := -std=c99 -D_POSIX_C_SOURCE=200809L -O2 -g -fopenmp -fPIC \
              -Wall -Wextra -Werror -Iinclude -Icommon $(SANFLAGS)
-LDLIBS    := -lopenblas -lm
+LDLIBS    := -lopenblas -lm -ldl
 LDFLAGS   := -fopenmp $(SANFLAGS)
 
 # Debian packages the build, the tests and the tools need.
@@ -27,7 +27,7 @@ TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC  := $(wildcard tests/*.c)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps test check-unit check-san demo bench install clean
+.PHONY: mutants all deps test check-unit check-san demo bench install clean
 
 all: deps $(BUILD)/libdeft.a $(BUILD)/libdeft.so $(BUILD)/deft
 
@@ -65,6 +65,19 @@ test: deps
 	$(MAKE) check-unit SAN=address,undefined
 	$(MAKE) $(BUILD)/deft
 	tests/cli.sh $(BUILD)/deft
+	$(MAKE) mutants $(BUILD)/libdeft.so
+	tests/plugins.sh $(BUILD)
+
+# Planted-bug kernels, one plugin per bug (tests/mutants/mutant.c), and the correct control.
+MUTANTS   := correct causal_off_by_one skipped_ancestor chunk_twice gqa_wrong lse_base2 \
+             max_starts_at_zero dropped_scale empty_node_nan nondeterministic_order unwritten_element \
+             shuffled_order
+mutants: $(MUTANTS:%=$(BUILD)/mutants/%.so)
+
+$(BUILD)/mutants/%.so: tests/mutants/mutant.c include/deft.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -O2 -fPIC -shared -Wall -Wextra -Werror -Iinclude \
+	    -DBUG_$(shell echo $* | tr a-z A-Z) -DMUTANT_NAME='"$*"' $< -o $@ -lm
 
 check-unit: $(BUILD)/test_deft
 	CK_DEFAULT_TIMEOUT=600 $(BUILD)/test_deft

@@ -111,6 +111,8 @@ deft_status deft_compare(const deft_reference *ref, const float *o, const float 
     rep->anchor_mult = tol->anchor_mult;
     rep->dtype_mult = tol->dtype_mult;
     rep->lse_checked = lse != NULL;
+    /* rounding a score's float32 dot product of D terms: u32 sqrt(D) relative to sum |q_x k_x| */
+    double u_score = 0x1p-24 * sqrt((double)d);
     tally t = {rep, 0.0, 0.0};
     for (int64_t row = 0; row < rows; row++) {
         int64_t q = row / ref->hq, h = row % ref->hq;
@@ -122,13 +124,14 @@ deft_status deft_compare(const deft_reference *ref, const float *o, const float 
             rep->rows_f32_range++;
             continue;
         }
+        double score = tol->anchor_mult * u_score * ref->s_abs[row];
         for (int64_t x = 0; x < d; x++) {
             size_t i = (size_t)row * (size_t)d + (size_t)x;
-            judge(&t, q, h, x, o[i], ref->o[i], a_o * ref->o_mag[i] + u * ref->o_spread[i]);
+            judge(&t, q, h, x, o[i], ref->o[i], (a_o + score) * ref->o_mag[i] + u * ref->o_spread[i]);
         }
         if (lse)
             judge(&t, q, h, -1, lse[row], ref->lse[row],
-                  a_l * (1.0 + ref->s_mag[row] + fabs(ref->lse[row])));
+                  a_l * (1.0 + ref->s_mag[row] + fabs(ref->lse[row])) + score);
     }
     rep->err_norm_ratio = t.ref2 > 0.0 ? sqrt(t.err2 / t.ref2) : (t.err2 > 0.0 ? INFINITY : 0.0);
     rep->pass = rep->failed == 0;
@@ -163,7 +166,7 @@ void deft_report_print(const deft_report *r, void *file)
     }
     fprintf(f, "  rows not compared: %lld (non-finite inputs), %lld (beyond float32 range)\n",
             (long long)r->rows_nonfinite, (long long)r->rows_f32_range);
-    fprintf(f, "  tolerance: %g x float32-evaluation error (o %.3g, lse %.3g, relative)",
+    fprintf(f, "  tolerance: %g x (float32-evaluation error (o %.3g, lse %.3g, relative) + score rounding)",
             r->anchor_mult, r->anchor_o, r->anchor_lse);
     if (r->unit_dtype > 0.0)
         fprintf(f, " + %g x u(dtype) %.3g x weight spread", r->dtype_mult, r->unit_dtype);

@@ -232,19 +232,52 @@ double deft_io_total(const deft_io_row *r);
 /* ---------------------------------------------------------------------------------------------
  * Implementations: every path answers one signature, so one test loop runs them all.
  */
-typedef struct deft_impl {
+typedef struct deft_impl deft_impl;
+struct deft_impl {
     const char *name;          /* "ref", "cpu", "cpu-seq", ... */
     const char *summary;       /* one line */
     /* DEFT_OK if run would handle p, else DEFT_ERR_UNSUPPORTED (or _DEVICE) with a reason. */
-    deft_status (*supports)(const deft_problem *p, deft_diag *diag);
+    deft_status (*supports)(const deft_impl *self, const deft_problem *p, deft_diag *diag);
     /* Validates p, then fills o (total_q, hq, d) and lse (total_q, hq, natural log). opt may be NULL. */
-    deft_status (*run)(const deft_problem *p, const deft_options *opt, float *o, float *lse,
-                       deft_diag *diag);
-} deft_impl;
+    deft_status (*run)(const deft_impl *self, const deft_problem *p, const deft_options *opt,
+                       float *o, float *lse, deft_diag *diag);
+    const void *ctx;           /* the implementation's own data (a loaded plugin), or NULL */
+};
+
+/* impl->supports(impl, p, diag) and impl->run(impl, ...), with a NULL impl rejected. */
+deft_status deft_impl_supports(const deft_impl *impl, const deft_problem *p, deft_diag *diag);
+deft_status deft_impl_run(const deft_impl *impl, const deft_problem *p, const deft_options *opt,
+                          float *o, float *lse, deft_diag *diag);
 
 int deft_impl_count(void);
 const deft_impl *deft_impl_at(int i);          /* NULL out of range */
 const deft_impl *deft_impl_find(const char *name); /* NULL if unknown */
+
+/* ---------------------------------------------------------------------------------------------
+ * Plugins: a tree-attention kernel in a shared library, judged like the project's own paths
+ * (docs/validating-kernels.md). The library exports one object of type deft_plugin_v1 (default
+ * symbol "deft_plugin"; any other name with LIB.so:SYMBOL). It need not link libdeft: it reads
+ * deft_problem as declared here. ABI version 1 is frozen: later versions add a new struct.
+ */
+#define DEFT_PLUGIN_ABI_VERSION 1u
+
+typedef struct deft_plugin_v1 {
+    uint32_t abi_version;  /* DEFT_PLUGIN_ABI_VERSION */
+    uint32_t struct_size;  /* sizeof(deft_plugin_v1) */
+    const char *name;      /* short, for reports */
+    /* Optional (NULL: handles every valid problem). Returns 0 when run would handle p, else
+     * nonzero with a one-line reason in why (why_len bytes, NUL-terminated). */
+    int (*supports)(const deft_problem *p, char *why, size_t why_len);
+    /* Fills o (total_q, hq, d) and lse (total_q, hq; natural log) for a validated problem.
+     * Returns 0 on success, else nonzero with a reason in why. */
+    int (*run)(const deft_problem *p, float *o, float *lse, char *why, size_t why_len);
+} deft_plugin_v1;
+
+/* Loads "LIB.so" or "LIB.so:SYMBOL" and wraps it as an implementation (*impl, owned: release
+ * with deft_plugin_close). DEFT_ERR_PLUGIN when the library cannot be opened, lacks the symbol,
+ * or declares another ABI version or a smaller struct; the diagnostic says which. */
+deft_status deft_plugin_open(const char *spec, const deft_impl **impl, deft_diag *diag);
+void deft_plugin_close(const deft_impl *impl);
 
 /* ---------------------------------------------------------------------------------------------
  * Comparison with the reference and the tolerance model (docs/validation.md).
@@ -260,6 +293,7 @@ typedef struct deft_reference {
     double *o_mag;      /* (total_q, hq, d) sum_j p_j |v_j|: the scale of O's error */
     double *o_spread;   /* (total_q, hq, d) sqrt(sum_j p_j^2 v_j^2): rounding P to the input dtype */
     double *s_mag;      /* (total_q, hq) max_j |scale q.k_j|: the scale of LSE's error */
+    double *s_abs;      /* (total_q, hq) max_j scale sum_x |q_x k_j,x|: the scale of score rounding */
     uint8_t *row_class; /* (total_q, hq) DEFT_ROW_* */
     double anchor_o;    /* max over checked elements of |o32 - o| / o_mag for the f32 evaluation */
     double anchor_lse;  /* max over checked rows of |lse32 - lse| / (1 + s_mag + |lse|) */
@@ -272,9 +306,12 @@ enum {
     DEFT_ROW_F32_RANGE = 2  /* finite inputs whose scores overflow float32: not compared */
 };
 
-/* Multiples in the tolerance model; deft_tolerance_default fills the documented values. */
+/* Multiples in the tolerance model; deft_tolerance_default fills the documented values.
+ *   |o - o_ref|     <= A (max(anchor_o, floor) + u32 sqrt(D) s_abs) o_mag + B u(dtype) o_spread
+ *   |lse - lse_ref| <= A (max(anchor_lse, floor) (1 + s_mag + |lse_ref|) + u32 sqrt(D) s_abs)
+ * with u32 = 2^-24 (docs/validation.md). */
 typedef struct deft_tolerance {
-    double anchor_mult;   /* A: allowed multiple of the f32 evaluation's error (4) */
+    double anchor_mult;   /* A: allowed multiple of float32 error, measured and modelled (4) */
     double anchor_floor;  /* smallest anchor used, relative (2^-23) */
     double dtype_mult;    /* B: allowed multiple of u(dtype) * o_spread (4) */
 } deft_tolerance;

@@ -6,7 +6,25 @@
 #include "internal.h"
 #include "../cpu/cpu.h"
 
-static deft_status supports_any(const deft_problem *p, deft_diag *diag)
+/* A built-in path: its supports and run, reached through the table entry's ctx. */
+typedef struct {
+    deft_status (*supports)(const deft_problem *p, deft_diag *diag);
+    deft_status (*run)(const deft_problem *p, const deft_options *opt, float *o, float *lse,
+                       deft_diag *diag);
+} path_fns;
+
+static deft_status path_supports(const deft_impl *self, const deft_problem *p, deft_diag *diag)
+{
+    return ((const path_fns *)self->ctx)->supports(p, diag);
+}
+
+static deft_status path_run(const deft_impl *self, const deft_problem *p, const deft_options *opt,
+                            float *o, float *lse, deft_diag *diag)
+{
+    return ((const path_fns *)self->ctx)->run(p, opt, o, lse, diag);
+}
+
+static deft_status ref_supports(const deft_problem *p, deft_diag *diag)
 {
     return deft_problem_validate(p, diag);
 }
@@ -18,15 +36,18 @@ static deft_status ref_run(const deft_problem *p, const deft_options *opt, float
     return deft_ref_attention(p, o, lse, diag);
 }
 
+static const path_fns REF = {ref_supports, ref_run};
+static const path_fns CPU = {deft_cpu_supports, deft_cpu_run};
+static const path_fns CPU_SEQ = {deft_cpu_seq_supports, deft_cpu_seq_run};
+
 static const deft_impl impls[] = {
-    {"ref", "the definition: plain loop nest in double (ref/ref.c)", supports_any, ref_run},
+    {"ref", "the definition: plain loop nest in double (ref/ref.c)", path_supports, path_run, &REF},
     {"cpu",
      "DeFT on the CPU: KV-guided grouping, flattened KV splitting, sgemm partials, LSE merge "
      "(cpu/deft_cpu.c)",
-     deft_cpu_supports, deft_cpu_run},
-    {"cpu-seq",
-     "sequence-based baseline: each query reads its whole path, same BLAS (cpu/seq_cpu.c)",
-     deft_cpu_seq_supports, deft_cpu_seq_run},
+     path_supports, path_run, &CPU},
+    {"cpu-seq", "sequence-based baseline: each query reads its whole path, same BLAS (cpu/seq_cpu.c)",
+     path_supports, path_run, &CPU_SEQ},
 };
 
 int deft_impl_count(void)
@@ -45,4 +66,23 @@ const deft_impl *deft_impl_find(const char *name)
     for (int i = 0; i < deft_impl_count(); i++)
         if (!strcmp(impls[i].name, name)) return &impls[i];
     return NULL;
+}
+
+deft_status deft_impl_supports(const deft_impl *impl, const deft_problem *p, deft_diag *diag)
+{
+    if (!impl) {
+        deft_diag_set(diag, DEFT_ERR_NULL, -1, "implementation is NULL");
+        return DEFT_ERR_NULL;
+    }
+    return impl->supports(impl, p, diag);
+}
+
+deft_status deft_impl_run(const deft_impl *impl, const deft_problem *p, const deft_options *opt,
+                          float *o, float *lse, deft_diag *diag)
+{
+    if (!impl) {
+        deft_diag_set(diag, DEFT_ERR_NULL, -1, "implementation is NULL");
+        return DEFT_ERR_NULL;
+    }
+    return impl->run(impl, p, opt, o, lse, diag);
 }

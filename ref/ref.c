@@ -110,7 +110,12 @@ int deft_ref_row(const deft_problem *p, const deft_span *spans, int64_t nspans, 
             bad |= deft_ref_load_row(p->k, p->shape.dtype, r, hkv, kvh, d, kv);
             scores[n] = scale * dot(q, kv, d);
             if (scores[n] > m) m = scores[n];
-            if (stats && fabs(scores[n]) > *stats->s_mag) *stats->s_mag = fabs(scores[n]);
+            if (stats) {
+                double a = 0.0;
+                for (int64_t x = 0; x < d; x++) a += fabs(q[x] * kv[x]);
+                *stats->s_mag = fmax(*stats->s_mag, fabs(scores[n]));
+                *stats->s_abs = fmax(*stats->s_abs, fabs(scale) * a);
+            }
         }
     double l = 0.0;
     for (int64_t x = 0; x < d; x++) o[x] = 0.0;

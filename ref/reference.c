@@ -47,6 +47,7 @@ void deft_reference_free(deft_reference *ref)
     free(ref->o_mag);
     free(ref->o_spread);
     free(ref->s_mag);
+    free(ref->s_abs);
     free(ref->row_class);
     memset(ref, 0, sizeof *ref);
 }
@@ -59,8 +60,10 @@ static deft_status reference_alloc(deft_reference *ref, size_t rows, size_t d, d
     ref->o_spread = malloc(n * sizeof(double));
     ref->lse = malloc(r * sizeof(double));
     ref->s_mag = malloc(r * sizeof(double));
+    ref->s_abs = malloc(r * sizeof(double));
     ref->row_class = malloc(r);
-    if (!ref->o || !ref->o_mag || !ref->o_spread || !ref->lse || !ref->s_mag || !ref->row_class) {
+    if (!ref->o || !ref->o_mag || !ref->o_spread || !ref->lse || !ref->s_mag || !ref->s_abs ||
+        !ref->row_class) {
         deft_reference_free(ref);
         deft_diag_set(diag, DEFT_ERR_NO_MEMORY, -1, "reference: out of memory");
         return DEFT_ERR_NO_MEMORY;
@@ -127,8 +130,8 @@ deft_status deft_reference_compute(const deft_problem *p, deft_reference *ref, d
                 size_t row = (size_t)q * (size_t)hq + (size_t)h;
                 double *o = ref->o + row * dd;
                 deft_ref_stats stats = {ref->o_mag + row * dd, ref->o_spread + row * dd,
-                                        ref->s_mag + row};
-                ref->s_mag[row] = 0.0;
+                                        ref->s_mag + row, ref->s_abs + row};
+                ref->s_mag[row] = ref->s_abs[row] = 0.0;
                 int bad = deft_ref_load_row(p->q, p->shape.dtype, q, hq, h, d, qrow);
                 bad |= deft_ref_row(p, spans, nspans, qrow, h / group, scale, scores, kv, o,
                                     ref->lse + row, &stats);

@@ -83,7 +83,7 @@ static int run_judged(const char *name, const char *spec, const deft_problem *p,
 {
     deft_diag d;
     outputs_poison(x);
-    deft_status st = impl(name)->run(p, opt, x->o, x->lse, &d);
+    deft_status st = deft_impl_run(impl(name), p, opt, x->o, x->lse, &d);
     if (st != DEFT_OK) {
         describe(why, why_size, spec, p, name, opt, NULL);
         size_t k = strlen(why);
@@ -199,7 +199,6 @@ START_TEST(cpu_random_forests)
     deft_options def = {0, 0, 0};
     char spec[32];
     for (int seed = 0; seed < 300; seed++) {
-        if (seed == 297) continue; /* anchor_outlier_seed */
         snprintf(spec, sizeof spec, "random:%d", seed);
         judge_case(&t, spec, 0, 0, 0, -1, CPU_ONLY, &def, 1);
     }
@@ -207,40 +206,6 @@ START_TEST(cpu_random_forests)
 }
 END_TEST
 
-START_TEST(anchor_outlier_seed)
-{
-    /* random:297 (4 nodes, 2 queries, hq 2, d 37, f32, peaky scores near 50) fails the default
-     * tolerance by 1.8x with cpu and cpu-seq alike (one chunk: both compute the same bits). The
-     * error is the float rounding of the two dominant scores (about 1e-5 each: dot products of 37
-     * terms up to 64 in size), which moves their weight ratio by the difference of the two
-     * errors. sgemm's summation order leaves a difference of 1.0e-5; the anchor's token-order
-     * float32 evaluation happens to leave 1.0e-6 (its two errors nearly cancel), so the anchor is
-     * ten times smaller than float32 arithmetic usually makes here, and with two queries the max
-     * over rows does not even that out. Judged at A = 8 instead of 4 until the tolerance model
-     * accounts for score rounding (about 1 seed in 1000 is affected: 297 and 1448 of 0..1999). */
-    deft_case c;
-    gen_small(&c, "random:297", 0, 0, 0, -1);
-    deft_reference ref;
-    deft_diag diag;
-    ck_assert(deft_reference_compute(&c.problem, &ref, &diag) == DEFT_OK);
-    deft_tolerance tol;
-    deft_tolerance_default(&tol);
-    tol.anchor_mult = 8;
-    outputs x;
-    outputs_alloc(&x, &c.problem);
-    for (int i = 0; BOTH[i]; i++) {
-        outputs_poison(&x);
-        ck_assert_int_eq(impl(BOTH[i])->run(&c.problem, NULL, x.o, x.lse, &diag), DEFT_OK);
-        deft_report rep;
-        ck_assert_int_eq(deft_compare(&ref, x.o, x.lse, &tol, &rep, &diag), DEFT_OK);
-        ck_assert_msg(rep.pass, "%s on random:297 at A = 8: worst ratio %.3g", BOTH[i],
-                      rep.worst_ratio);
-    }
-    outputs_free(&x);
-    deft_reference_free(&ref);
-    deft_case_free(&c);
-}
-END_TEST
 
 START_TEST(cpu_random_forests_small_chunks)
 {
@@ -313,7 +278,7 @@ static void run_ok(const char *name, const deft_problem *p, const deft_options *
 {
     deft_diag d;
     outputs_poison(x);
-    deft_status st = impl(name)->run(p, opt, x->o, x->lse, &d);
+    deft_status st = deft_impl_run(impl(name), p, opt, x->o, x->lse, &d);
     ck_assert_msg(st == DEFT_OK, "%s: %s", name, d.message);
 }
 
@@ -539,40 +504,40 @@ START_TEST(bad_input)
     deft_diag d;
     for (int i = 0; BOTH[i]; i++) {
         const deft_impl *im = impl(BOTH[i]);
-        ck_assert_int_eq(im->supports(&p, &d), DEFT_OK);
-        ck_assert_int_eq(im->run(&p, NULL, o, lse, &d), DEFT_OK);
-        ck_assert_int_eq(im->run(&p, NULL, NULL, lse, &d), DEFT_ERR_NULL);
-        ck_assert_int_eq(im->run(&p, NULL, o, NULL, &d), DEFT_ERR_NULL);
+        ck_assert_int_eq(deft_impl_supports(im, &p, &d), DEFT_OK);
+        ck_assert_int_eq(deft_impl_run(im, &p, NULL, o, lse, &d), DEFT_OK);
+        ck_assert_int_eq(deft_impl_run(im, &p, NULL, NULL, lse, &d), DEFT_ERR_NULL);
+        ck_assert_int_eq(deft_impl_run(im, &p, NULL, o, NULL, &d), DEFT_ERR_NULL);
         ck_assert(d.message[0] != '\0');
         deft_problem b = p;
         int64_t badpar[2] = {-1, 1};
         b.tree.parent = badpar;
-        ck_assert_int_eq(im->run(&b, NULL, o, lse, &d), DEFT_ERR_BAD_PARENT);
-        ck_assert_int_eq(im->supports(&b, &d), DEFT_ERR_BAD_PARENT);
+        ck_assert_int_eq(deft_impl_run(im, &b, NULL, o, lse, &d), DEFT_ERR_BAD_PARENT);
+        ck_assert_int_eq(deft_impl_supports(im, &b, &d), DEFT_ERR_BAD_PARENT);
         b = p;
         b.shape.hkv = 3;
-        ck_assert_int_eq(im->run(&b, NULL, o, lse, &d), DEFT_ERR_HEADS);
+        ck_assert_int_eq(deft_impl_run(im, &b, NULL, o, lse, &d), DEFT_ERR_HEADS);
         b = p;
         b.q = NULL;
-        ck_assert_int_eq(im->run(&b, NULL, o, lse, &d), DEFT_ERR_NULL);
+        ck_assert_int_eq(deft_impl_run(im, &b, NULL, o, lse, &d), DEFT_ERR_NULL);
         b = p;
         b.shape.scale = NAN;
-        ck_assert_int_eq(im->run(&b, NULL, o, lse, &d), DEFT_ERR_SCALE);
+        ck_assert_int_eq(deft_impl_run(im, &b, NULL, o, lse, &d), DEFT_ERR_SCALE);
         /* no queries: nothing to write, NULL outputs are fine */
         int64_t q0[2] = {0, 0};
         b = p;
         b.tree.q_len = q0;
-        ck_assert_int_eq(im->run(&b, NULL, NULL, NULL, &d), DEFT_OK);
+        ck_assert_int_eq(deft_impl_run(im, &b, NULL, NULL, NULL, &d), DEFT_OK);
         deft_tree none = {0, NULL, NULL, NULL, NULL, 0};
         b = p;
         b.tree = none;
-        ck_assert_int_eq(im->run(&b, NULL, NULL, NULL, &d), DEFT_OK);
+        ck_assert_int_eq(deft_impl_run(im, &b, NULL, NULL, NULL, &d), DEFT_OK);
     }
     /* options the plan rejects */
     deft_options neg = {-1, 0, 0};
-    ck_assert_int_eq(impl("cpu")->run(&p, &neg, o, lse, &d), DEFT_ERR_ARG);
+    ck_assert_int_eq(deft_impl_run(impl("cpu"), &p, &neg, o, lse, &d), DEFT_ERR_ARG);
     neg = (deft_options){0, -2, 0};
-    ck_assert_int_eq(impl("cpu")->run(&p, &neg, o, lse, &d), DEFT_ERR_ARG);
+    ck_assert_int_eq(deft_impl_run(impl("cpu"), &p, &neg, o, lse, &d), DEFT_ERR_ARG);
 }
 END_TEST
 
@@ -587,7 +552,6 @@ Suite *cpu_suite(void)
     suite_add_tcase(s, tb);
     TCase *td = tcase_create("differential");
     tcase_add_test(td, cpu_random_forests);
-    tcase_add_test(td, anchor_outlier_seed);
     tcase_add_test(td, cpu_random_forests_small_chunks);
     tcase_add_test(td, seq_random_forests);
     tcase_add_test(td, standard_workloads_small_shape);

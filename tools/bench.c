@@ -146,7 +146,7 @@ static int bench_workload(const char *spec, char **impls, int n_impls, const ben
         }
         for (int r = 0; r < cfg->reps && st == DEFT_OK; r++) {
             double t0 = tool_now();
-            st = impl->run(p, &cfg->opt, o, lse, &diag);
+            st = deft_impl_run(impl, p, &cfg->opt, o, lse, &diag);
             t[r] = tool_now() - t0;
         }
         free(o), free(lse);

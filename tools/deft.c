@@ -123,11 +123,11 @@ deft_status tool_alloc_output(const deft_problem *p, float **o, float **lse, def
 deft_status tool_run_impl(const deft_impl *impl, const deft_problem *p, const deft_options *opt,
                           float **o, float **lse, double *seconds, deft_diag *diag)
 {
-    deft_status st = impl->supports(p, diag);
+    deft_status st = deft_impl_supports(impl, p, diag);
     if (st != DEFT_OK) return st;
     if ((st = tool_alloc_output(p, o, lse, diag)) != DEFT_OK) return st;
     double t0 = tool_now();
-    st = impl->run(p, opt, *o, *lse, diag);
+    st = deft_impl_run(impl, p, opt, *o, *lse, diag);
     if (seconds) *seconds = tool_now() - t0;
     if (st != DEFT_OK) {
         free(*o);
