@@ -6,21 +6,7 @@ set -u
 DEFT=${1:?usage: cli.sh DEFT}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect CODE DESCRIPTION NEEDLE -- COMMAND...: exit code CODE and NEEDLE in stdout+stderr
-expect() {
-    code=$1 what=$2 needle=$3
-    shift 4
-    out=$("$@" 2>&1)
-    got=$?
-    if [ "$got" -ne "$code" ]; then bad "$what: exit $got, want $code"; echo "$out" | tail -5; return; fi
-    case "$out" in *"$needle"*) ok ;; *) bad "$what: output lacks '$needle'"; echo "$out" | tail -5 ;; esac
-}
+. "$(dirname "$0")/lib.sh"
 
 expect 0 "gen tot" "270 queries" -- "$DEFT" gen --workload tot --out "$dir/c"
 expect 0 "check the reference's output" "PASS" -- \
@@ -68,5 +54,4 @@ for impl in $("$DEFT" impls | awk '{print $1}'); do
     fi
 done
 
-echo "cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary cli

@@ -10,20 +10,7 @@ BUDGET=${2:-200}
 DEFT=$B/deft
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect CODE WHAT NEEDLE -- CMD...
-expect() {
-    code=$1 what=$2 needle=$3
-    shift 4
-    out=$("$@" 2>&1)
-    got=$?
-    if [ "$got" -ne "$code" ]; then bad "$what: exit $got, want $code"; echo "$out" | tail -5; return; fi
-    case "$out" in *"$needle"*) ok ;; *) bad "$what: output lacks '$needle'"; echo "$out" | tail -5 ;; esac
-}
+. "$(dirname "$0")/lib.sh"
 
 for m in causal_off_by_one skipped_ancestor chunk_twice gqa_wrong lse_base2 max_starts_at_zero \
          dropped_scale empty_node_nan nondeterministic_order unwritten_element; do
@@ -70,5 +57,4 @@ else
     bad "python3-numpy missing: the Python route was not tested"
 fi
 
-echo "plugins: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary plugins

@@ -192,7 +192,6 @@ int cmd_bench(int argc, char **argv)
     if (r < 0) return TOOL_EXIT_BAD;
     bench_cfg cfg;
     memset(&cfg, 0, sizeof cfg);
-    deft_gen_options_default(&cfg.gen);
     int64_t v;
     const char *s;
     cfg.reps = 5;
@@ -200,30 +199,8 @@ int cmd_bench(int argc, char **argv)
         if (tool_int("bench", "--reps", s, 1, 1000, &v)) return TOOL_EXIT_BAD;
         cfg.reps = (int)v;
     }
-    if ((s = tool_get(opts, n, "--dtype"))) {
-        deft_dtype t;
-        if (deft_dtype_parse(s, &t) != DEFT_OK) {
-            fprintf(stderr, "deft bench: --dtype must be f32, f16 or bf16\n");
-            return TOOL_EXIT_BAD;
-        }
-        cfg.gen.dtype = (int)t;
-    }
-    if ((s = tool_get(opts, n, "--heads")) && tool_heads("bench", s, &cfg.gen.hq, &cfg.gen.hkv))
+    if (tool_gen_options("bench", opts, n, &cfg.gen) || tool_run_options("bench", opts, n, &cfg.opt))
         return TOOL_EXIT_BAD;
-    if ((s = tool_get(opts, n, "--dim")) && tool_int("bench", "--dim", s, 1, 65536, &cfg.gen.d))
-        return TOOL_EXIT_BAD;
-    if ((s = tool_get(opts, n, "--chunk-tokens"))) {
-        if (tool_int("bench", "--chunk-tokens", s, 1, INT32_MAX, &v)) return TOOL_EXIT_BAD;
-        cfg.opt.chunk_tokens = v;
-    }
-    if ((s = tool_get(opts, n, "--chunk-queries"))) {
-        if (tool_int("bench", "--chunk-queries", s, 0, INT32_MAX, &v)) return TOOL_EXIT_BAD;
-        cfg.opt.chunk_queries = v;
-    }
-    if ((s = tool_get(opts, n, "--threads"))) {
-        if (tool_int("bench", "--threads", s, 1, 1024, &v)) return TOOL_EXIT_BAD;
-        cfg.opt.threads = (int)v;
-    }
     cfg.check = tool_get(opts, n, "--check") != NULL;
     char *impl_list = strdup(tool_get(opts, n, "--impl"));
     char *work_list = strdup(tool_get(opts, n, "--workload"));

@@ -39,31 +39,11 @@ static const deft_impl *pick_impl(const args *a, int *owned)
     return impl;
 }
 
-static int parse_options(const args *a, deft_options *opt)
-{
-    memset(opt, 0, sizeof *opt);
-    const char *s;
-    int64_t v;
-    if ((s = get(a, "--chunk-tokens"))) {
-        if (tool_int("check", "--chunk-tokens", s, 1, INT32_MAX, &v)) return -1;
-        opt->chunk_tokens = v;
-    }
-    if ((s = get(a, "--chunk-queries"))) {
-        if (tool_int("check", "--chunk-queries", s, 0, INT32_MAX, &v)) return -1;
-        opt->chunk_queries = v;
-    }
-    if ((s = get(a, "--threads"))) {
-        if (tool_int("check", "--threads", s, 1, 1024, &v)) return -1;
-        opt->threads = (int)v;
-    }
-    return 0;
-}
-
 /* One case directory against --out files, --impl or --plugin. */
 static int check_case(const args *a)
 {
     deft_options opt;
-    if (parse_options(a, &opt)) return TOOL_EXIT_BAD;
+    if (tool_run_options("check", a->opts, a->n, &opt)) return TOOL_EXIT_BAD;
     deft_case c;
     deft_diag diag;
     deft_status st = deft_case_read(get(a, "--case"), &c, &diag);
@@ -131,7 +111,7 @@ static int check_random(const args *a)
 {
     deft_options opt;
     int64_t n, seed = 0;
-    if (parse_options(a, &opt) || tool_int("check", "--random", get(a, "--random"), 1, INT32_MAX, &n) ||
+    if (tool_run_options("check", a->opts, a->n, &opt) || tool_int("check", "--random", get(a, "--random"), 1, INT32_MAX, &n) ||
         (get(a, "--seed") && tool_int("check", "--seed", get(a, "--seed"), 0, INT64_MAX / 2, &seed)))
         return TOOL_EXIT_BAD;
     int owned;

@@ -7,27 +7,6 @@
 
 #define N_OPTS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-/* Reads --chunk-tokens, --chunk-queries and --threads into opt. */
-static int parse_run_options(const char *cmd, const tool_opt *opts, int n, deft_options *opt)
-{
-    memset(opt, 0, sizeof *opt);
-    const char *s;
-    int64_t v;
-    if ((s = tool_get(opts, n, "--chunk-tokens"))) {
-        if (tool_int(cmd, "--chunk-tokens", s, 1, INT32_MAX, &v)) return -1;
-        opt->chunk_tokens = v;
-    }
-    if ((s = tool_get(opts, n, "--chunk-queries"))) {
-        if (tool_int(cmd, "--chunk-queries", s, 1, INT32_MAX, &v)) return -1;
-        opt->chunk_queries = v;
-    }
-    if ((s = tool_get(opts, n, "--threads"))) {
-        if (tool_int(cmd, "--threads", s, 1, 1024, &v)) return -1;
-        opt->threads = (int)v;
-    }
-    return 0;
-}
-
 static const deft_impl *find_impl(const char *cmd, const char *name)
 {
     const deft_impl *impl = deft_impl_find(name);
@@ -58,25 +37,7 @@ int cmd_gen(int argc, char **argv)
     }
     if (r < 0) return TOOL_EXIT_BAD;
     deft_gen_options g;
-    deft_gen_options_default(&g);
-    const char *s;
-    int64_t v;
-    if ((s = tool_get(opts, N_OPTS(opts), "--seed"))) {
-        if (tool_int("gen", "--seed", s, 0, INT64_MAX, &v)) return TOOL_EXIT_BAD;
-        g.seed = (uint64_t)v;
-    }
-    if ((s = tool_get(opts, N_OPTS(opts), "--dtype"))) {
-        deft_dtype t;
-        if (deft_dtype_parse(s, &t) != DEFT_OK) {
-            fprintf(stderr, "deft gen: --dtype must be f32, f16 or bf16, not '%s'\n", s);
-            return TOOL_EXIT_BAD;
-        }
-        g.dtype = (int)t;
-    }
-    if ((s = tool_get(opts, N_OPTS(opts), "--heads")) && tool_heads("gen", s, &g.hq, &g.hkv))
-        return TOOL_EXIT_BAD;
-    if ((s = tool_get(opts, N_OPTS(opts), "--dim")) && tool_int("gen", "--dim", s, 1, 65536, &g.d))
-        return TOOL_EXIT_BAD;
+    if (tool_gen_options("gen", opts, N_OPTS(opts), &g)) return TOOL_EXIT_BAD;
     const char *spec = tool_get(opts, N_OPTS(opts), "--workload");
     const char *dir = tool_get(opts, N_OPTS(opts), "--out");
     deft_case c;
@@ -120,7 +81,7 @@ int cmd_run(int argc, char **argv)
     }
     if (r < 0) return TOOL_EXIT_BAD;
     deft_options opt;
-    if (parse_run_options("run", opts, n, &opt)) return TOOL_EXIT_BAD;
+    if (tool_run_options("run", opts, n, &opt)) return TOOL_EXIT_BAD;
     const char *name = tool_get(opts, n, "--impl") ? tool_get(opts, n, "--impl") : "ref";
     const deft_impl *impl = find_impl("run", name);
     if (!impl) return TOOL_EXIT_BAD;

@@ -60,6 +60,48 @@ int tool_int(const char *cmd, const char *name, const char *s, int64_t lo, int64
     return 0;
 }
 
+int tool_run_options(const char *cmd, const tool_opt *opts, int n, deft_options *opt)
+{
+    memset(opt, 0, sizeof *opt);
+    const char *s;
+    int64_t v;
+    if ((s = tool_get(opts, n, "--chunk-tokens"))) {
+        if (tool_int(cmd, "--chunk-tokens", s, 1, INT32_MAX, &v)) return -1;
+        opt->chunk_tokens = v;
+    }
+    if ((s = tool_get(opts, n, "--chunk-queries"))) {
+        if (tool_int(cmd, "--chunk-queries", s, 0, INT32_MAX, &v)) return -1;
+        opt->chunk_queries = v;
+    }
+    if ((s = tool_get(opts, n, "--threads"))) {
+        if (tool_int(cmd, "--threads", s, 1, 1024, &v)) return -1;
+        opt->threads = (int)v;
+    }
+    return 0;
+}
+
+int tool_gen_options(const char *cmd, const tool_opt *opts, int n, deft_gen_options *g)
+{
+    deft_gen_options_default(g);
+    const char *s;
+    int64_t v;
+    if ((s = tool_get(opts, n, "--seed"))) {
+        if (tool_int(cmd, "--seed", s, 0, INT64_MAX, &v)) return -1;
+        g->seed = (uint64_t)v;
+    }
+    if ((s = tool_get(opts, n, "--dtype"))) {
+        deft_dtype t;
+        if (deft_dtype_parse(s, &t) != DEFT_OK) {
+            fprintf(stderr, "deft %s: --dtype must be f32, f16 or bf16, not '%s'\n", cmd, s);
+            return -1;
+        }
+        g->dtype = (int)t;
+    }
+    if ((s = tool_get(opts, n, "--heads")) && tool_heads(cmd, s, &g->hq, &g->hkv)) return -1;
+    if ((s = tool_get(opts, n, "--dim")) && tool_int(cmd, "--dim", s, 1, 65536, &g->d)) return -1;
+    return 0;
+}
+
 double tool_now(void)
 {
     struct timespec ts;

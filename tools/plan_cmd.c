@@ -44,17 +44,12 @@ int cmd_plan(int argc, char **argv)
         return r > 0 ? TOOL_EXIT_OK : TOOL_EXIT_BAD;
     }
     if (r < 0) return TOOL_EXIT_BAD;
-    deft_options opt = {0, 0, 0};
-    int64_t v, limit = 40;
+    deft_options opt;
+    deft_gen_options g;
+    int64_t limit = 40;
     const char *s;
-    if ((s = tool_get(opts, n, "--chunk-tokens"))) {
-        if (tool_int("plan", "--chunk-tokens", s, 1, INT32_MAX, &v)) return TOOL_EXIT_BAD;
-        opt.chunk_tokens = v;
-    }
-    if ((s = tool_get(opts, n, "--chunk-queries"))) {
-        if (tool_int("plan", "--chunk-queries", s, 0, INT32_MAX, &v)) return TOOL_EXIT_BAD;
-        opt.chunk_queries = v;
-    }
+    if (tool_run_options("plan", opts, n, &opt) || tool_gen_options("plan", opts, n, &g))
+        return TOOL_EXIT_BAD;
     if ((s = tool_get(opts, n, "--limit")) && tool_int("plan", "--limit", s, 0, INT64_MAX, &limit))
         return TOOL_EXIT_BAD;
     deft_case c;
@@ -63,19 +58,7 @@ int cmd_plan(int argc, char **argv)
     if (have_c) {
         st = deft_case_read(tool_get(opts, n, "--case"), &c, &diag);
     } else {
-        deft_gen_options g;
-        deft_gen_options_default(&g);
-        if ((s = tool_get(opts, n, "--heads")) && tool_heads("plan", s, &g.hq, &g.hkv)) return TOOL_EXIT_BAD;
-        if ((s = tool_get(opts, n, "--dim")) && tool_int("plan", "--dim", s, 1, 65536, &g.d)) return TOOL_EXIT_BAD;
-        if ((s = tool_get(opts, n, "--dtype"))) {
-            deft_dtype t;
-            if (deft_dtype_parse(s, &t) != DEFT_OK) {
-                fprintf(stderr, "deft plan: --dtype must be f32, f16 or bf16\n");
-                return TOOL_EXIT_BAD;
-            }
-            g.dtype = (int)t;
-        }
-        /* the plan needs the tree alone: generate with a one-element shape unless asked */
+        /* the IO table needs a shape: the standard one (32:8, D 128) unless asked */
         if (!g.hq) g.hq = 32, g.hkv = 8;
         if (!g.d) g.d = 128;
         st = deft_generate(tool_get(opts, n, "--workload"), &g, &c, &diag);

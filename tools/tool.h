@@ -21,6 +21,10 @@ const char *tool_get(const tool_opt *opts, int n_opts, const char *name);
 int tool_int(const char *cmd, const char *name, const char *s, int64_t lo, int64_t hi, int64_t *out);
 int tool_heads(const char *cmd, const char *s, int64_t *hq, int64_t *hkv);
 double tool_now(void);
+/* Reads the run options --chunk-tokens, --chunk-queries, --threads (absent: 0) into opt. */
+int tool_run_options(const char *cmd, const tool_opt *opts, int n, deft_options *opt);
+/* Reads the generator options --seed, --dtype, --heads, --dim (absent: defaults) into g. */
+int tool_gen_options(const char *cmd, const tool_opt *opts, int n, deft_gen_options *g);
 /* Prints "deft CMD: STATUS: message" to stderr and returns TOOL_EXIT_BAD. */
 int tool_fail(const char *cmd, deft_status st, const deft_diag *diag);
 void tool_describe(FILE *f, const deft_problem *p, const char *name);
