@@ -3,6 +3,7 @@
 #
 # Targets: all, test, demo, bench, install, clean (see README.md).
 # Switches: SAN=address,undefined (sanitized build in build-san/), NO_CUDA=1, PREFIX=/usr/local.
+# GPU: gpu-test and gpu-bench run on a machine with an NVIDIA GPU (sm_90); gpu/ builds anywhere.
 
 PREFIX    ?= /usr/local
 CC        := gcc
@@ -20,14 +21,31 @@ LDFLAGS   := -fopenmp $(SANFLAGS)
 # Debian packages the build, the tests and the tools need.
 PACKAGES  := gcc make pkg-config check libsubunit-dev libopenblas-openmp-dev python3-numpy
 
-LIB_SRC   := $(wildcard common/*.c ref/*.c cpu/*.c lib/*.c)
-LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# CUDA (gpu/): nvcc compiles the kernels on any machine, with a GPU or not; NO_CUDA=1 builds
+# gpu/stub.c instead (every GPU entry answers DEFT_ERR_DEVICE). The CUDA objects carry no sanitizers.
+CUDA_HOME ?= /usr/local/cuda
+NVCC      ?= $(CUDA_HOME)/bin/nvcc
+SANITIZER ?= $(CUDA_HOME)/bin/compute-sanitizer
+NVFLAGS   := -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=compute_90 -O3 \
+             -lineinfo -std=c++17 -Iinclude -Icommon -Igpu -Xcompiler -fPIC,-Wall,-Wextra,-Werror
+ifeq ($(NO_CUDA),)
+GPU_C     := gpu/gpu_common.c
+GPU_OBJ   := $(patsubst %.cu,$(BUILD)/%.o,gpu/gpu_host.cu gpu/deft_gpu_simple.cu gpu/deft_gpu.cu)
+LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+GPU_TEST_CFLAGS := -I$(CUDA_HOME)/include
+else
+GPU_C     := gpu/gpu_common.c gpu/stub.c
+GPU_TEST_CFLAGS := -DDEFT_NO_CUDA
+endif
+
+LIB_SRC   := $(wildcard common/*.c ref/*.c cpu/*.c lib/*.c) $(GPU_C)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GPU_OBJ)
 TOOL_SRC  := $(wildcard tools/*.c)
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
-TEST_SRC  := $(wildcard tests/*.c)
+TEST_SRC  := $(filter-out tests/test_gpu.c,$(wildcard tests/*.c))
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: mutants all deps test check-unit check-san demo bench install clean
+.PHONY: mutants all deps test check-unit check-san demo bench install clean gpu-test gpu-bench
 
 all: deps $(BUILD)/libdeft.a $(BUILD)/libdeft.so $(BUILD)/deft
 
@@ -46,6 +64,14 @@ $(BUILD)/%.o: %.c include/deft.h $(wildcard common/*.h ref/*.h cpu/*.h tools/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(if $(filter tests/%,$<),$(shell pkg-config --cflags check)) -c $< -o $@
 
+$(BUILD)/gpu/%.o: gpu/%.c include/deft.h common/internal.h $(wildcard gpu/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/gpu/%.o: gpu/%.cu include/deft.h common/internal.h $(wildcard gpu/*.h)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -c $< -o $@
+
 $(BUILD)/libdeft.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
@@ -59,7 +85,7 @@ $(BUILD)/test_deft: $(TEST_OBJ) $(BUILD)/libdeft.a
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libdeft.a $(LDLIBS) $(shell pkg-config --libs check)
 
 # The Check suites, then the same suites under AddressSanitizer and UBSan, then the command-line
-# checks of tests/cli.sh.
+# checks of tests/cli.sh, then the quick GPU tests ("GPU tests: skipped: <reason>" without a GPU).
 test: deps
 	$(MAKE) check-unit
 	$(MAKE) check-unit SAN=address,undefined
@@ -67,6 +93,29 @@ test: deps
 	tests/cli.sh $(BUILD)/deft
 	$(MAKE) mutants $(BUILD)/libdeft.so
 	tests/plugins.sh $(BUILD)
+	$(MAKE) $(BUILD)/test_gpu
+	$(BUILD)/test_gpu --quick
+
+# GPU tests (tests/test_gpu.c): a standalone program, not a Check suite.
+$(BUILD)/tests/test_gpu.o: CFLAGS += $(GPU_TEST_CFLAGS)
+$(BUILD)/tests/test_gpu.o: gpu/gpu.h
+
+$(BUILD)/test_gpu: $(BUILD)/tests/test_gpu.o $(BUILD)/libdeft.a
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libdeft.a $(LDLIBS)
+
+$(BUILD)/bench_gpu: $(BUILD)/gpu/bench_gpu.o $(BUILD)/libdeft.a
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libdeft.a $(LDLIBS)
+
+# On a machine with a GPU: the whole GPU test set, then memcheck and racecheck on a subset.
+gpu-test: deps $(BUILD)/test_gpu
+	$(BUILD)/test_gpu
+	$(SANITIZER) --tool memcheck --error-exitcode 1 $(BUILD)/test_gpu --sanitize
+	$(SANITIZER) --tool racecheck --racecheck-report all --error-exitcode 1 $(BUILD)/test_gpu --sanitize
+
+# On a machine with a GPU: deft's kernels, then PyTorch's on the same trees (docs/performance.md).
+gpu-bench: deps $(BUILD)/bench_gpu
+	$(BUILD)/bench_gpu --csv $(BUILD)/gpu_bench.csv
+	python3 gpu/bench_torch.py --deft $(BUILD)/gpu_bench.csv
 
 # Planted-bug kernels, one plugin per bug (tests/mutants/mutant.c), and the correct control.
 MUTANTS   := correct causal_off_by_one skipped_ancestor chunk_twice gqa_wrong lse_base2 \

@@ -280,6 +280,85 @@ deft_status deft_plugin_open(const char *spec, const deft_impl **impl, deft_diag
 void deft_plugin_close(const deft_impl *impl);
 
 /* ---------------------------------------------------------------------------------------------
+ * The GPU paths (gpu/, CUDA sm_90): phases 2 and 3 on the device. "gpu-simple" (version 1,
+ * gpu/deft_gpu_simple.cu): one block per (chunk, KV head), plain FMA, any dtype. "gpu" (version 2,
+ * gpu/deft_gpu.cu): mma.sync tensor cores and cp.async, each chunk's K/V read into shared memory
+ * once for all its queries and all query heads sharing the KV head; f16 and bf16, D 64/128/256.
+ * Both are also registered as implementations. Built without CUDA (NO_CUDA=1) or run without a
+ * device, every entry answers DEFT_ERR_DEVICE with the reason.
+ */
+/* Largest head dim version 1 takes (one warp holds a row, D / 32 values per lane). */
+#define DEFT_GPU_SIMPLE_MAX_D 512
+
+/* DEFT_OK when deft_gpu_run would handle p. Bad input gets its validation status;
+ * DEFT_ERR_UNSUPPORTED (with the reason) for f32 inputs or D other than 64, 128, 256, or a shape
+ * past the launch limits (hkv > 65535); DEFT_ERR_DEVICE when no usable CUDA device is present
+ * ("no CUDA device: cudaGetDeviceCount: <cudaGetErrorString> (error N)") or it is older than
+ * sm_90. Shape is checked before the device, so the reason for an unsupported shape is the same
+ * on any machine. */
+deft_status deft_gpu_supports(const deft_problem *p, deft_diag *diag);
+
+/* Host-memory convenience: p's tensors and o (total_q, hq, d) f32, lse (total_q, hq) f32 natural
+ * log are host memory. Builds the plan (opt->chunk_tokens, 0 = deft_gpu_choose_chunk_tokens,
+ * clamped to deft_gpu_max_chunk_tokens; opt->chunk_queries as given; opt may be NULL), uploads
+ * inputs and plan once, runs, downloads, frees. Device outputs are filled with NaN before the
+ * kernels run, so an element a kernel failed to write comes back NaN. Synchronous. */
+deft_status deft_gpu_run(const deft_problem *p, const deft_options *opt, float *o, float *lse,
+                         deft_diag *diag);
+
+/* Version 1, same contracts: f32, f16, bf16; 1 <= D <= DEFT_GPU_SIMPLE_MAX_D. */
+deft_status deft_gpu_simple_supports(const deft_problem *p, deft_diag *diag);
+deft_status deft_gpu_simple_run(const deft_problem *p, const deft_options *opt, float *o,
+                                float *lse, deft_diag *diag);
+
+/* Most tokens per chunk version 2 takes for shape s: the chunk's K and V stay in shared memory
+ * (227 KiB on sm_90, beside the query tile and the split scratch) while every query tile of the
+ * chunk passes over them: 640 for D = 64, 256 for D = 128, 128 for D = 256 (f16/bf16). 0 for
+ * shapes version 2 does not take. Version 1 takes any chunk length. */
+int64_t deft_gpu_max_chunk_tokens(const deft_shape *s);
+/* chunk_tokens deft_gpu_run uses when opt->chunk_tokens is 0: of 64, 128 and 256 (at most
+ * deft_gpu_max_chunk_tokens), the one whose plan has the smallest modeled time: longer chunks
+ * mean fewer partials to write and merge, shorter ones split nodes read by many queries over more
+ * SMs (the model and its measured constants: gpu/gpu_common.c, gpu/NOTES.md). t must be valid. */
+int64_t deft_gpu_choose_chunk_tokens(const deft_tree *t, const deft_shape *s);
+
+/* Device workspace for one run, in bytes: the f32 partials, O (n_pairs, hq, d) and LSE
+ * (n_pairs, hq), each 256-byte aligned, then version 2's scheduling state (counters and a list of
+ * n_chunks int32). 0 on overflow (or for a plan without pairs). One workspace serves one run at a
+ * time. */
+size_t deft_gpu_workspace_size(const deft_plan *plan, const deft_shape *s);
+
+/* Device-pointer API: one run of version 2 on `cuda_stream` (a cudaStream_t; NULL = the default
+ * stream), asynchronous: it returns after the launches, errors of the kernels themselves surface
+ * at the caller's next synchronizing CUDA call.
+ *   p             tree arrays and shape in HOST memory; p->q, p->k, p->v DEVICE pointers, with
+ *                 the layouts of deft.h (q (total_q, hq, d), k and v (total_kv, hkv, d)).
+ *   plan          the plan of p->tree, built by deft_plan_build (host copy: counts and offsets);
+ *                 its max_chunk_len must be at most deft_gpu_max_chunk_tokens(&p->shape).
+ *   plan_words_dev  a DEVICE copy of plan->words (plan->n_words int32), uploaded once per
+ *                 problem and reusable across runs.
+ *   workspace     DEVICE memory of at least deft_gpu_workspace_size(plan, &p->shape) bytes,
+ *                 256-byte aligned (cudaMalloc's are).
+ *   o_dev, lse_dev  DEVICE outputs: o (total_q, hq, d) f32, lse (total_q, hq) f32, natural log.
+ * Returns DEFT_OK, a validation status, DEFT_ERR_UNSUPPORTED (shape, or chunks longer than fit),
+ * DEFT_ERR_ARG (workspace too small, plan not of this tree, NULL device pointer) or
+ * DEFT_ERR_DEVICE (a launch failed). Same input, same bits: no atomics, fixed merge order. */
+deft_status deft_gpu_run_device(const deft_problem *p, const deft_plan *plan,
+                                const void *plan_words_dev, void *workspace,
+                                size_t workspace_bytes, float *o_dev, float *lse_dev,
+                                void *cuda_stream, deft_diag *diag);
+/* The same for version 1 (any chunk length). */
+deft_status deft_gpu_simple_run_device(const deft_problem *p, const deft_plan *plan,
+                                       const void *plan_words_dev, void *workspace,
+                                       size_t workspace_bytes, float *o_dev, float *lse_dev,
+                                       void *cuda_stream, deft_diag *diag);
+
+/* DEFT_OK when a CUDA device of compute capability 9.0 or newer answers; DEFT_ERR_DEVICE with
+ * the CUDA message otherwise (tests print it as their reason to skip). name (may be NULL) gets
+ * the device's name, up to len bytes. */
+deft_status deft_gpu_device_check(char *name, size_t len, deft_diag *diag);
+
+/* ---------------------------------------------------------------------------------------------
  * Comparison with the reference and the tolerance model (docs/validation.md).
  *
  * deft_reference holds what the checker needs, computed once per problem: the exact result in

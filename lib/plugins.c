@@ -1,6 +1,7 @@
 /* plugins.c: the project's own paths exported through the plugin ABI (deft_plugin_ref,
- * deft_plugin_cpu, deft_plugin_cpu_seq in libdeft.so), so a test or a fuzzer that drives plugins
- * drives ours the same way: `deft check --plugin build/libdeft.so:deft_plugin_cpu`. */
+ * deft_plugin_cpu, deft_plugin_cpu_seq, deft_plugin_gpu and deft_plugin_gpu_simple in libdeft.so),
+ * so a test or a fuzzer that drives plugins drives ours the same way:
+ * `deft check --plugin build/libdeft.so:deft_plugin_cpu`. */
 #include <stdio.h>
 
 #include "internal.h"
@@ -39,3 +40,5 @@ static int supports_named(const char *name, const deft_problem *p, char *why, si
 EXPORT(deft_plugin_ref, "ref")
 EXPORT(deft_plugin_cpu, "cpu")
 EXPORT(deft_plugin_cpu_seq, "cpu-seq")
+EXPORT(deft_plugin_gpu, "gpu")
+EXPORT(deft_plugin_gpu_simple, "gpu-simple")

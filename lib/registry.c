@@ -39,6 +39,8 @@ static deft_status ref_run(const deft_problem *p, const deft_options *opt, float
 static const path_fns REF = {ref_supports, ref_run};
 static const path_fns CPU = {deft_cpu_supports, deft_cpu_run};
 static const path_fns CPU_SEQ = {deft_cpu_seq_supports, deft_cpu_seq_run};
+static const path_fns GPU = {deft_gpu_supports, deft_gpu_run};
+static const path_fns GPU_SIMPLE = {deft_gpu_simple_supports, deft_gpu_simple_run};
 
 static const deft_impl impls[] = {
     {"ref", "the definition: plain loop nest in double (ref/ref.c)", path_supports, path_run, &REF},
@@ -48,6 +50,10 @@ static const deft_impl impls[] = {
      path_supports, path_run, &CPU},
     {"cpu-seq", "sequence-based baseline: each query reads its whole path, same BLAS (cpu/seq_cpu.c)",
      path_supports, path_run, &CPU_SEQ},
+    {"gpu", "DeFT on an NVIDIA GPU: mma.sync, cp.async, K/V read once per chunk and KV head (gpu/deft_gpu.cu)",
+     path_supports, path_run, &GPU},
+    {"gpu-simple", "DeFT on an NVIDIA GPU, version 1 for reading: one block per item, plain FMA "
+     "(gpu/deft_gpu_simple.cu)", path_supports, path_run, &GPU_SIMPLE},
 };
 
 int deft_impl_count(void)

@@ -1,0 +1,848 @@
+/* deft_gpu.cu: version 2 of DeFT on the GPU, "gpu": tensor cores and asynchronous copies, DeFT
+ * phase 2 (phase 3 is the shared reduction of gpu/gpu_host.cu).
+ * What changed from version 1 (gpu/deft_gpu_simple.cu), where a warp walks one row's tokens in FMA:
+ * - a work item (chunk, KV head) brings its K and V into shared memory once, with cp.async, and
+ *   every row of the item (its queries times the G query heads sharing this KV head, 128 rows per
+ *   pass) is computed against them: each K/V byte leaves HBM once per KV head, however many queries
+ *   and heads read it (DeFT's Triton kernel re-reads K/V per query head and per 32-query block);
+ * - S = Q K^T and P V run on mma.sync m16n8k16 (f16/bf16 operands, f32 accumulation), 16 rows per
+ *   warp, with an online softmax in f32 (exp2 of pre-scaled scores) and P rounded to the input type;
+ * - items of more than 16 rows run in a persistent kernel (one block of 8 warps per SM, a ring of
+ *   64-token slots refilled with the next item's tiles while the current one computes); items of at
+ *   most 16 rows, most of the bytes in decode trees, in a light kernel (4 warps splitting the
+ *   tokens, each warp double-buffering its own tiles, 3 blocks per SM); a one-block kernel lists the
+ *   large items first. Which kernel, and how an item's tiles are split, depends on the item alone,
+ *   so the bits do not depend on the schedule;
+ * - the causal boundary comes from the plan's pair_visible: hidden scores become -inf by selection
+ *   (never by adding a mask), so P is exactly 0 there, and non-finite V values are zeroed in shared
+ *   memory as they land, so 0 * Inf never happens (rows that do read such a token are unspecified,
+ *   docs/semantics.md); padding rows past a chunk's end are zero-filled by the copies.
+ * Kernels are chained with programmatic dependent launch. f16 and bf16; D = 64, 128, 256; chunks of
+ * at most deft_gpu_max_chunk_tokens. gpu/NOTES.md has the measurements behind each choice. */
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <math.h>
+#include <stdint.h>
+#include <type_traits>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu_geom.h"
+#include "gpu_internal.h"
+
+namespace {
+
+constexpr int NWARPS = DEFT_GPU_WARPS, NTHREADS = 32 * NWARPS, QROWS = DEFT_GPU_QROWS;
+constexpr int TK = DEFT_GPU_TILE, PAD = DEFT_GPU_PAD;
+constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
+
+/* ---- small PTX wrappers ---- */
+__device__ __forceinline__ uint32_t smem_addr(const void *p)
+{
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+/* 16 bytes global -> shared, asynchronously; src_bytes 0 fills the 16 bytes with zeros. */
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, int src_bytes)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
+}
+__device__ __forceinline__ void ldsm_x4(uint32_t addr, uint32_t r[4])
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+__device__ __forceinline__ void ldsm_x4_trans(uint32_t addr, uint32_t r[4])
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+
+/* Per-dtype pieces: the mma instruction, packing two floats into the operand type, and the
+ * exponent mask that marks an infinity or NaN in each 16-bit half of a word. */
+template <typename T> struct ops;
+template <> struct ops<__half> {
+    static constexpr uint32_t EXP2 = 0x7c007c00u;
+    __device__ static __forceinline__ void mma(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
+    {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, "
+                     "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+    __device__ static __forceinline__ uint32_t pack(float lo, float hi)
+    {
+        __half2 h = __floats2half2_rn(lo, hi);
+        return *reinterpret_cast<uint32_t *>(&h);
+    }
+};
+template <> struct ops<__nv_bfloat16> {
+    static constexpr uint32_t EXP2 = 0x7f807f80u;
+    __device__ static __forceinline__ void mma(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
+    {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, "
+                     "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+    __device__ static __forceinline__ uint32_t pack(float lo, float hi)
+    {
+        __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+        return *reinterpret_cast<uint32_t *>(&h);
+    }
+};
+
+/* Zeroes every infinite or NaN 16-bit element of a 4-word vector (exponent all ones). */
+template <typename T> __device__ __forceinline__ void zero_nonfinite(uint4 *p)
+{
+    uint4 w = *p;
+    uint32_t m0 = __vcmpeq2(w.x & ops<T>::EXP2, ops<T>::EXP2), m1 = __vcmpeq2(w.y & ops<T>::EXP2, ops<T>::EXP2);
+    uint32_t m2 = __vcmpeq2(w.z & ops<T>::EXP2, ops<T>::EXP2), m3 = __vcmpeq2(w.w & ops<T>::EXP2, ops<T>::EXP2);
+    if (m0 | m1 | m2 | m3) *p = make_uint4(w.x & ~m0, w.y & ~m1, w.z & ~m2, w.w & ~m3);
+}
+
+/* mbarriers: a slot's barrier completes a phase when every thread's copies into it have landed */
+__device__ __forceinline__ void mbar_init(uint32_t bar, int count)
+{
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+/* this thread's arrival on bar, made when all of its earlier cp.async have landed */
+__device__ __forceinline__ void mbar_arrive_cp(uint32_t bar)
+{
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity)
+{
+    uint32_t done;
+    do {
+        asm volatile("{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+                     " selp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done)
+                     : "r"(bar), "r"(parity)
+                     : "memory");
+    } while (!done);
+}
+
+/* 2^x on the special-function unit; inputs far below -126 give 0 (their weights are below any
+ * float32 sum's rounding) */
+__device__ __forceinline__ float ex2(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
+/* The online-softmax step of one warp's 16 rows over one tile of 8 * NT tokens, in the mma
+ * accumulator layout (s[j][0..1]: row lane / 4, s[j][2..3]: row lane / 4 + 8; columns
+ * col0 + 8 j + {0, 1}). Scores become scale2 * s (log2 units); unless `full`, a column at or past a
+ * row's visible count becomes -inf by selection, never by arithmetic, so its weight is exactly 0.
+ * m and l are the running max and (per-lane partial) sum of each row, o its 16 x D accumulators,
+ * rescaled only when some row's max moved. On return s holds the weights exp2(s - m). */
+template <int NT, int ND>
+__device__ __forceinline__ void online_softmax(float (&s)[NT][4], float (&o)[ND][4], float (&m)[2],
+                                               float (&l)[2], float scale2, bool full, int col0,
+                                               int visA, int visB)
+{
+    if (full) {
+#pragma unroll
+        for (int j = 0; j < NT; j++)
+#pragma unroll
+            for (int x = 0; x < 4; x++) s[j][x] *= scale2;
+    } else {
+#pragma unroll
+        for (int j = 0; j < NT; j++) {
+            const int col = col0 + j * 8;
+            s[j][0] = col < visA ? s[j][0] * scale2 : -INFINITY;
+            s[j][1] = col + 1 < visA ? s[j][1] * scale2 : -INFINITY;
+            s[j][2] = col < visB ? s[j][2] * scale2 : -INFINITY;
+            s[j][3] = col + 1 < visB ? s[j][3] * scale2 : -INFINITY;
+        }
+    }
+    /* row maxima as a tree, not a chain */
+    float mx[NT][2];
+#pragma unroll
+    for (int j = 0; j < NT; j++) mx[j][0] = fmaxf(s[j][0], s[j][1]), mx[j][1] = fmaxf(s[j][2], s[j][3]);
+#pragma unroll
+    for (int w = 1; w < NT; w *= 2)
+#pragma unroll
+        for (int j = 0; j + w < NT; j += 2 * w) mx[j][0] = fmaxf(mx[j][0], mx[j + w][0]), mx[j][1] = fmaxf(mx[j][1], mx[j + w][1]);
+    float tmA = mx[0][0], tmB = mx[0][1];
+    tmA = fmaxf(tmA, __shfl_xor_sync(0xffffffffu, tmA, 1));
+    tmB = fmaxf(tmB, __shfl_xor_sync(0xffffffffu, tmB, 1));
+    tmA = fmaxf(tmA, __shfl_xor_sync(0xffffffffu, tmA, 2));
+    tmB = fmaxf(tmB, __shfl_xor_sync(0xffffffffu, tmB, 2));
+    const float mnA = fmaxf(m[0], tmA), mnB = fmaxf(m[1], tmB);
+    /* a row with nothing visible so far keeps max -inf: subtract 0 so exp2 gives 0, not NaN */
+    const float muA = mnA == -INFINITY ? 0.0f : mnA, muB = mnB == -INFINITY ? 0.0f : mnB;
+    if (__any_sync(0xffffffffu, mnA != m[0] || mnB != m[1])) {
+        const float alA = ex2(m[0] - muA), alB = ex2(m[1] - muB);
+        l[0] *= alA, l[1] *= alB;
+#pragma unroll
+        for (int j = 0; j < ND; j++) o[j][0] *= alA, o[j][1] *= alA, o[j][2] *= alB, o[j][3] *= alB;
+    }
+    m[0] = mnA, m[1] = mnB;
+    float sA[NT], sB[NT];
+#pragma unroll
+    for (int j = 0; j < NT; j++) {
+        s[j][0] = ex2(s[j][0] - muA), s[j][1] = ex2(s[j][1] - muA);
+        s[j][2] = ex2(s[j][2] - muB), s[j][3] = ex2(s[j][3] - muB);
+        sA[j] = s[j][0] + s[j][1], sB[j] = s[j][2] + s[j][3];
+    }
+#pragma unroll
+    for (int w = 1; w < NT; w *= 2)
+#pragma unroll
+        for (int j = 0; j + w < NT; j += 2 * w) sA[j] += sA[j + w], sB[j] += sB[j + w];
+    l[0] += sA[0], l[1] += sB[0];
+}
+
+constexpr int MAX_SLOTS = 16;
+
+/* One work item: a chunk of the plan with KV head g (its first KV row kv0, its length, its first
+ * pair ps); its K/V tiles are tiles seq0 .. seq0 + ntiles - 1 of the block's stream, tile s living
+ * in ring slot s % nslot. */
+struct item {
+    int g, kv0, len, ps, nrows, ntiles, nqt, seq0;
+};
+
+/* ---- the partial kernel ----
+ * Persistent blocks (one per SM) take the large work items (chunk, KV head) from a counter over
+ * the list classify_kernel wrote (plan order, so the ancestors' tall items start first). The item
+ * after next is taken while an item runs, off the critical path. Shared memory: qs [QROWS][D+PAD] and a ring of nslot slots, each the K and V of one 64-token
+ * tile ([TK][D+PAD] each). An item's tiles stay in their slots while all its query tiles pass over
+ * them (so its K/V leaves HBM once); during the last pass each slot, once every warp is done with
+ * it, is refilled with a tile of the next item, and the next item's first query tile is fetched
+ * as soon as the current one sits in registers: loads of item i + 1 overlap compute of item i.
+ * Row r of an item is pair ps + r / G and query head g * G + r % G. Warp w owns rows
+ * qt * QROWS + 16 w .. + 15 of query tile qt; in mma layout, lane holds rows lane / 4 and
+ * lane / 4 + 8 of those 16 and columns 2 (lane % 4) + {0, 1} of every 8-wide n-tile. */
+template <int D, typename T>
+__global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_args a, const int nslot)
+{
+    constexpr int S = D + PAD;       /* shared row stride, elements */
+    constexpr int CPR = D / 8;       /* 16-byte pieces per row */
+    constexpr bool QREGS = D <= 128; /* Q fragments stay in registers for the whole query tile */
+    constexpr int KD = D / 16, NT = TK / 8, ND = D / 8;
+    constexpr int QPT = QROWS * CPR / NTHREADS; /* Q pieces per thread */
+    constexpr int STATE = 4 + 4 * ND;           /* floats per lane of a warp's softmax state */
+    constexpr int NSCR = DEFT_GPU_SPLIT_STATES(D); /* warp states the merge scratch holds */
+    extern __shared__ __align__(16) unsigned char smem[];
+    __shared__ __align__(8) uint64_t bars[MAX_SLOTS + 1]; /* [nslot] is the Q tile's */
+    __shared__ int next_item[2][5]; /* double-buffered: item i + 2 is taken while i runs */
+    T *qs = reinterpret_cast<T *>(smem);
+    T *ring = qs + QROWS * S;
+    float *scratch = reinterpret_cast<float *>(ring + (size_t)nslot * 2 * TK * S); /* NSCR states */
+
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const int G = a.group;
+    int n_big = 0, n_items = 0; /* set once the list of large chunks is ready */
+    const T *Q = static_cast<const T *>(a.q), *K = static_cast<const T *>(a.k), *V = static_cast<const T *>(a.v);
+    const float scale2 = a.scale * LOG2E;
+    const uint32_t qbar = smem_addr(&bars[nslot]);
+
+    /* One thread (lane 0 of the last warp, idle in items of few rows) takes work items: the item
+     * after next is taken when an item starts and published in next_item[buf] when it ends, so
+     * the counter's and the chunk's latencies hide behind the item's work. */
+    const bool grabber = tid == NTHREADS - 32;
+    int g_w = 0, g_info[4] = {0, 0, 0, 0};
+    auto grab_start = [&]() {
+        if (grabber) {
+            g_w = atomicAdd(a.counter, 1);
+            const int c = __ldg(a.big_chunks + min(g_w / a.hkv, n_big - 1));
+            g_info[0] = __ldg(a.chunk_kv_row + c), g_info[1] = __ldg(a.chunk_len + c);
+            g_info[2] = __ldg(a.pair_start + c), g_info[3] = __ldg(a.pair_start + c + 1);
+        }
+    };
+    auto grab_publish = [&](int buf) {
+        if (grabber) {
+            next_item[buf][0] = g_w;
+            next_item[buf][1] = g_info[0], next_item[buf][2] = g_info[1];
+            next_item[buf][3] = g_info[2], next_item[buf][4] = g_info[3];
+        }
+    };
+    auto read_item = [&](item &it, int buf) {
+        const int w = next_item[buf][0];
+        if (w >= n_items) return false;
+        it.g = w % a.hkv;
+        it.kv0 = next_item[buf][1], it.len = next_item[buf][2], it.ps = next_item[buf][3];
+        it.nrows = (next_item[buf][4] - it.ps) * G;
+        it.ntiles = (it.len + TK - 1) / TK, it.nqt = (it.nrows + QROWS - 1) / QROWS;
+        return true;
+    };
+    /* query tile qt of it into qs; the query indices are read before the first copy is issued,
+     * so their latencies overlap */
+    auto issue_q = [&](const item &it, int qt) {
+        int qidx[QPT];
+#pragma unroll
+        for (int k = 0; k < QPT; k++) {
+            const int row = qt * QROWS + (tid + k * NTHREADS) / CPR;
+            qidx[k] = row < it.nrows ? __ldg(a.pair_query + it.ps + row / G) : -1;
+        }
+#pragma unroll
+        for (int k = 0; k < QPT; k++) {
+            const int i = tid + k * NTHREADS, r = i / CPR, piece = i % CPR, row = qt * QROWS + r;
+            const T *src = qidx[k] < 0 ? Q : Q + ((size_t)qidx[k] * a.hq + it.g * G + row % G) * D + piece * 8;
+            cp_async16(smem_addr(qs + r * S + piece * 8), src, qidx[k] < 0 ? 0 : 16);
+        }
+        mbar_arrive_cp(qbar);
+    };
+    /* K/V tile t of it into the next ring slot; rows past the chunk's end are zero-filled */
+    int issued = 0;
+    auto issue_tile = [&](const item &it, int t) {
+        const int slot = issued % nslot;
+        T *kd = ring + (size_t)slot * 2 * TK * S, *vd = kd + TK * S;
+        for (int i = tid; i < TK * CPR; i += NTHREADS) {
+            const int r = i / CPR, piece = i % CPR, tok = t * TK + r;
+            const bool in = tok < it.len;
+            const size_t off = in ? ((size_t)(it.kv0 + tok) * a.hkv + it.g) * D + piece * 8 : 0;
+            cp_async16(smem_addr(kd + r * S + piece * 8), K + off, in ? 16 : 0);
+            cp_async16(smem_addr(vd + r * S + piece * 8), V + off, in ? 16 : 0);
+        }
+        mbar_arrive_cp(smem_addr(&bars[slot]));
+        issued++;
+    };
+
+    if (tid == 0)
+        for (int i = 0; i <= nslot; i++) mbar_init(smem_addr(&bars[i]), NTHREADS);
+    cudaGridDependencySynchronize(); /* the list of large chunks is written */
+    n_big = a.counter[1], n_items = n_big * a.hkv;
+    if (n_items == 0) return;
+    item cur, nxt;
+    grab_start(), grab_publish(0);
+    __syncthreads();
+    if (!read_item(cur, 0)) return;
+    cudaTriggerProgrammaticLaunchCompletion(); /* the next kernel may launch and wait for us */
+    grab_start(), grab_publish(1);
+    __syncthreads();
+    bool has_next = read_item(nxt, 1);
+    cur.seq0 = 0;
+    issue_q(cur, 0);
+    for (int t = 0; t < cur.ntiles; t++) issue_tile(cur, t);
+    uint32_t qphase = 0;
+    int buf = 0;
+
+    for (;;) {
+        if (has_next) grab_start(); /* the item after next */
+        int nxt_issued = 0;
+        if (has_next) { /* the next item's first tiles go into the slots this one leaves free */
+            nxt.seq0 = cur.seq0 + cur.ntiles;
+            while (nxt_issued < nxt.ntiles && nxt_issued < nslot - cur.ntiles) issue_tile(nxt, nxt_issued++);
+        }
+        const int g = cur.g, nrows = cur.nrows, ps = cur.ps;
+
+        for (int qt = 0; qt < cur.nqt; qt++) {
+            /* Split: an item of one query tile with M < 8 row tiles of 16 gives its spare warps
+             * token tiles: warp w takes row tile w / K and tiles t with t % K == w % K, and the K
+             * partial states of a row tile are merged in shared memory (fixed order) at the end.
+             * K depends on the item alone, so the bits do not depend on the schedule. */
+            const int M = min(NWARPS, (nrows - qt * QROWS + 15) / 16);
+            int K = 1;
+            if (cur.nqt == 1 && NSCR > 0) {
+                K = min(cur.ntiles, NWARPS / M);
+                while (K > 1 && M * (K - 1) > NSCR) K--;
+            }
+            const int mi = warp / K, kpart = warp % K;
+            const int r0 = qt * QROWS + mi * 16;
+            const bool active = mi < M;
+            const int rowA = r0 + (lane >> 2), rowB = rowA + 8;
+            const int visA = rowA < nrows ? __ldg(a.pair_visible + ps + rowA / G) : 0;
+            const int visB = rowB < nrows ? __ldg(a.pair_visible + ps + rowB / G) : 0;
+            mbar_wait(qbar, qphase & 1); /* query tile qt has landed */
+            qphase++;
+            const int wvis = __reduce_max_sync(0xffffffffu, max(visA, visB)); /* tokens any row sees */
+            const int wmin = __reduce_min_sync(0xffffffffu, min(rowA < nrows ? visA : INT32_MAX,
+                                                                rowB < nrows ? visB : INT32_MAX));
+            const uint32_t qrow_addr = smem_addr(qs + (mi * 16 + (lane & 15)) * S + (lane >> 4) * 8);
+
+            uint32_t qf[QREGS ? KD : 1][4];
+            if (QREGS) {
+                if (active) {
+#pragma unroll
+                    for (int kk = 0; kk < (QREGS ? KD : 1); kk++) ldsm_x4(qrow_addr + kk * 32, qf[kk]);
+                }
+                __syncthreads(); /* Q lives in registers now: fetch the next query tile behind it */
+                if (qt + 1 < cur.nqt) issue_q(cur, qt + 1);
+                else if (has_next) issue_q(nxt, 0);
+            }
+
+            float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+            float o[ND][4];
+#pragma unroll
+            for (int j = 0; j < ND; j++) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
+
+            /* first pass: wait for a tile, zero its non-finite V values, publish it; one tile at a
+             * time (compute overlaps the later tiles' arrival) unless the item is split */
+            const int slot0 = cur.seq0 % nslot;
+            auto land = [&](int t) {
+                const int seq = cur.seq0 + t, slot = seq % nslot;
+                T *vslot = ring + (size_t)slot * 2 * TK * S + TK * S;
+                mbar_wait(smem_addr(&bars[slot]), (uint32_t)(seq / nslot) & 1u);
+                for (int i = tid; i < TK * CPR; i += NTHREADS)
+                    zero_nonfinite<T>(reinterpret_cast<uint4 *>(vslot + (i / CPR) * S + (i % CPR) * 8));
+            };
+            if (qt == 0 && K > 1) {
+                for (int t = 0; t < cur.ntiles; t++) land(t);
+                __syncthreads();
+            }
+            for (int t = 0, slot = slot0, tk = 0; t < cur.ntiles; t++, slot = slot + 1 == nslot ? 0 : slot + 1,
+                     tk = tk + 1 == K ? 0 : tk + 1) {
+                const T *kslot = ring + (size_t)slot * 2 * TK * S, *vslot = kslot + TK * S;
+                if (qt == 0 && K == 1) {
+                    land(t);
+                    __syncthreads();
+                }
+                if (active && tk == kpart && t * TK < wvis) {
+                    const uint32_t krow_addr =
+                        smem_addr(kslot + ((lane & 7) + ((lane >> 4) << 3)) * S + ((lane >> 3) & 1) * 8);
+                    const uint32_t vrow_addr =
+                        smem_addr(vslot + ((lane & 7) + ((lane >> 3) & 1) * 8) * S + (lane >> 4) * 8);
+                    /* One tile: S = Q K^T (16 rows x TK tokens), the online softmax, O += P V with P
+                     * rounded to T. A tile every row of the warp sees whole (FULL) runs straight-line
+                     * code with no mask and no bounds, so the compiler can issue the ldmatrix loads
+                     * ahead of the mma that use them; otherwise only the 16-token steps some row sees
+                     * are computed, and the softmax masks by selection. */
+                    auto tile = [&](auto full_tag) {
+                        constexpr bool FULL = decltype(full_tag)::value;
+                        const int lim = FULL ? TK : wvis - t * TK; /* tokens worth computing */
+                        float s[NT][4];
+#pragma unroll
+                        for (int j = 0; j < NT; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+#pragma unroll
+                        for (int kk = 0; kk < KD; kk++) {
+                            uint32_t af[4];
+                            if (QREGS) {
+                                af[0] = qf[QREGS ? kk : 0][0], af[1] = qf[QREGS ? kk : 0][1];
+                                af[2] = qf[QREGS ? kk : 0][2], af[3] = qf[QREGS ? kk : 0][3];
+                            } else {
+                                ldsm_x4(qrow_addr + kk * 32, af);
+                            }
+#pragma unroll
+                            for (int np = 0; np < TK / 16; np++) {
+                                if (!FULL && np * 16 >= lim) break;
+                                uint32_t b[4];
+                                ldsm_x4(krow_addr + (np * 16 * S + kk * 16) * 2, b);
+                                ops<T>::mma(s[2 * np], af, b[0], b[1]);
+                                ops<T>::mma(s[2 * np + 1], af, b[2], b[3]);
+                            }
+                        }
+                        online_softmax<NT, ND>(s, o, m, l, scale2, FULL, t * TK + 2 * (lane & 3), visA, visB);
+#pragma unroll
+                        for (int kt = 0; kt < TK / 16; kt++) {
+                            if (!FULL && kt * 16 >= lim) break;
+                            uint32_t pa[4];
+                            pa[0] = ops<T>::pack(s[2 * kt][0], s[2 * kt][1]);
+                            pa[1] = ops<T>::pack(s[2 * kt][2], s[2 * kt][3]);
+                            pa[2] = ops<T>::pack(s[2 * kt + 1][0], s[2 * kt + 1][1]);
+                            pa[3] = ops<T>::pack(s[2 * kt + 1][2], s[2 * kt + 1][3]);
+#pragma unroll
+                            for (int np = 0; np < D / 16; np++) {
+                                uint32_t b[4];
+                                ldsm_x4_trans(vrow_addr + (kt * 16 * S + np * 16) * 2, b);
+                                ops<T>::mma(o[2 * np], pa, b[0], b[1]);
+                                ops<T>::mma(o[2 * np + 1], pa, b[2], b[3]);
+                            }
+                        }
+                    };
+                    if ((t + 1) * TK <= wmin) tile(std::true_type{});
+                    else tile(std::false_type{});
+                }
+                if (K == 1 && qt == cur.nqt - 1 && has_next && nxt_issued < nxt.ntiles) {
+                    __syncthreads(); /* last use of this slot: refill it with the next item's tile */
+                    issue_tile(nxt, nxt_issued++);
+                }
+            }
+
+            if (K > 1) { /* merge: the warps of parts 1..K-1 hand their state to part 0's warp */
+                float *st = scratch + (size_t)(mi * (K - 1) + kpart - 1) * STATE * 32 + lane;
+                if (active && kpart > 0) {
+                    st[0] = m[0], st[32] = m[1], st[64] = l[0], st[96] = l[1];
+#pragma unroll
+                    for (int j = 0; j < ND; j++)
+#pragma unroll
+                        for (int x = 0; x < 4; x++) st[(4 + 4 * j + x) * 32] = o[j][x];
+                }
+                __syncthreads();
+                /* every warp is done with this item's tiles: refill their slots */
+                while (has_next && nxt_issued < nxt.ntiles) issue_tile(nxt, nxt_issued++);
+                if (active && kpart == 0)
+                    for (int k = 1; k < K; k++) {
+                        const float *sk = scratch + (size_t)(mi * (K - 1) + k - 1) * STATE * 32 + lane;
+#pragma unroll
+                        for (int half = 0; half < 2; half++) {
+                            const float mk = sk[32 * half], lk = sk[64 + 32 * half];
+                            const float mn = fmaxf(m[half], mk), mu = mn == -INFINITY ? 0.0f : mn;
+                            const float a0 = ex2(m[half] - mu), a1 = ex2(mk - mu);
+                            m[half] = mn;
+                            l[half] = a0 * l[half] + a1 * lk;
+#pragma unroll
+                            for (int j = 0; j < ND; j++)
+#pragma unroll
+                                for (int x = 2 * half; x < 2 * half + 2; x++)
+                                    o[j][x] = a0 * o[j][x] + a1 * sk[(4 + 4 * j + x) * 32];
+                        }
+                    }
+            }
+
+            /* the query tile's partials: O / l and LSE = ln 2 * (m + log2 l) */
+            if (active && kpart == 0) {
+                l[0] += __shfl_xor_sync(0xffffffffu, l[0], 1);
+                l[0] += __shfl_xor_sync(0xffffffffu, l[0], 2);
+                l[1] += __shfl_xor_sync(0xffffffffu, l[1], 1);
+                l[1] += __shfl_xor_sync(0xffffffffu, l[1], 2);
+#pragma unroll
+                for (int half = 0; half < 2; half++) {
+                    const int row = half ? rowB : rowA;
+                    if (row >= nrows) continue;
+                    const size_t prow = (size_t)(ps + row / G) * a.hq + g * G + row % G;
+                    const float inv = 1.0f / l[half];
+                    float *dst = a.part_o + prow * D + 2 * (lane & 3);
+#pragma unroll
+                    for (int j = 0; j < ND; j++)
+                        *reinterpret_cast<float2 *>(dst + j * 8) =
+                            make_float2(o[j][2 * half] * inv, o[j][2 * half + 1] * inv);
+                    if ((lane & 3) == 0) a.part_lse[prow] = (m[half] + log2f(l[half])) * LN2;
+                }
+            }
+            if (!QREGS) { /* every warp is done with qs: load the next query tile */
+                __syncthreads();
+                if (qt + 1 < cur.nqt) issue_q(cur, qt + 1);
+                else if (has_next) issue_q(nxt, 0);
+            }
+        }
+        if (!has_next) break;
+        grab_publish(buf);
+        __syncthreads(); /* next_item[buf] is published; everyone is done with this item */
+        cur = nxt;
+        has_next = read_item(nxt, buf);
+        buf ^= 1;
+    }
+}
+
+/* ---- scheduling: the large chunks ----
+ * One block lists, in plan order, the chunks with more than DEFT_GPU_SMALL_ROWS rows (they go to
+ * the persistent kernel above; the others to small_kernel), and zeroes the work counter. */
+__global__ void __launch_bounds__(1024) classify_kernel(const deft_gpu_args a)
+{
+    __shared__ int warp_base[33];
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    int base = 0;
+    for (int c0 = 0; c0 < a.n_chunks; c0 += 1024) {
+        const int c = c0 + tid;
+        const bool big = c < a.n_chunks && (a.pair_start[c + 1] - a.pair_start[c]) * a.group > DEFT_GPU_SMALL_ROWS;
+        const unsigned vote = __ballot_sync(0xffffffffu, big);
+        if (lane == 0) warp_base[warp] = __popc(vote);
+        __syncthreads();
+        if (warp == 0) { /* exclusive scan of the 32 warp counts; the total in [32] */
+            const int v = warp_base[lane];
+            int x = v;
+            for (int d = 1; d < 32; d <<= 1) {
+                const int y = __shfl_up_sync(0xffffffffu, x, d);
+                if (lane >= d) x += y;
+            }
+            warp_base[lane] = x - v;
+            if (lane == 31) warp_base[32] = x;
+        }
+        __syncthreads();
+        if (big) a.big_chunks[base + warp_base[warp] + __popc(vote & ((1u << lane) - 1u))] = c;
+        base += warp_base[32];
+        __syncthreads();
+    }
+    if (tid == 0) a.counter[0] = 0, a.counter[1] = base;
+}
+
+/* ---- the small kernel ----
+ * Items of at most 16 rows (one mma row tile: decode leaves, a few queries of a node) are many
+ * and light: here a block of 4 warps takes one, and the warps split its tokens, warp w taking
+ * the 16-token tiles t with t % 4 == w, each through its own two-slot cp.async double buffer
+ * (no block-wide barrier while streaming). Small blocks fit three to an SM, so their latencies
+ * overlap. The four softmax states are merged in shared memory in warp order. Q fragments are
+ * read straight from global memory. Same masking and V cleaning as the large kernel. */
+template <int D, typename T>
+__global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
+{
+    constexpr int S = D + PAD, CPR = D / 8, KD = D / 16, ND = D / 8, TS = DEFT_GPU_SMALL_TILE;
+    constexpr int SLOT = 2 * TS * S; /* elements: K rows, then V rows */
+    constexpr int STATE = 4 + 4 * ND;
+    extern __shared__ __align__(16) unsigned char smem[];
+    T *ring = reinterpret_cast<T *>(smem);
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const int c = blockIdx.x / a.hkv, g = blockIdx.x % a.hkv, G = a.group;
+    const int ps = a.pair_start[c], nrows = (a.pair_start[c + 1] - ps) * G;
+    cudaGridDependencySynchronize(); /* launch order: this kernel ends after the large one */
+    if (nrows > DEFT_GPU_SMALL_ROWS) return;
+    const int kv0 = a.chunk_kv_row[c], len = a.chunk_len[c], nt = (len + TS - 1) / TS;
+    const T *K = static_cast<const T *>(a.k), *V = static_cast<const T *>(a.v);
+    const float scale2 = a.scale * LOG2E;
+    T *mine = ring + (size_t)warp * 2 * SLOT;
+
+    /* tile t into slot (0 or 1) of this warp; an empty group past the end keeps the count */
+    auto issue = [&](int t, int slot) {
+        if (t < nt) {
+            T *kd = mine + slot * SLOT, *vd = kd + TS * S;
+            for (int i = lane; i < TS * CPR; i += 32) {
+                const int r = i / CPR, piece = i % CPR, tok = t * TS + r;
+                const bool in = tok < len;
+                const size_t off = in ? ((size_t)(kv0 + tok) * a.hkv + g) * D + piece * 8 : 0;
+                cp_async16(smem_addr(kd + r * S + piece * 8), K + off, in ? 16 : 0);
+                cp_async16(smem_addr(vd + r * S + piece * 8), V + off, in ? 16 : 0);
+            }
+        }
+        asm volatile("cp.async.commit_group;\n" ::: "memory");
+    };
+    issue(warp, 0);
+    issue(warp + 4, 1);
+
+    /* the 16 rows: lane holds rows lane / 4 and lane / 4 + 8; Q fragments from global memory */
+    const int rowA = lane >> 2, rowB = rowA + 8;
+    const int visA = rowA < nrows ? __ldg(a.pair_visible + ps + rowA / G) : 0;
+    const int visB = rowB < nrows ? __ldg(a.pair_visible + ps + rowB / G) : 0;
+    const int wvis = __reduce_max_sync(0xffffffffu, max(visA, visB));
+    const int wmin = __reduce_min_sync(0xffffffffu, min(rowA < nrows ? visA : INT32_MAX,
+                                                        rowB < nrows ? visB : INT32_MAX));
+    uint32_t qf[KD][4];
+    {
+        const uint32_t *qa = NULL, *qb = NULL;
+        if (rowA < nrows)
+            qa = reinterpret_cast<const uint32_t *>(static_cast<const T *>(a.q) +
+                 ((size_t)__ldg(a.pair_query + ps + rowA / G) * a.hq + g * G + rowA % G) * D);
+        if (rowB < nrows)
+            qb = reinterpret_cast<const uint32_t *>(static_cast<const T *>(a.q) +
+                 ((size_t)__ldg(a.pair_query + ps + rowB / G) * a.hq + g * G + rowB % G) * D);
+        const int col = lane & 3; /* 32-bit word: elements 2 col, 2 col + 1 of each 8 */
+#pragma unroll
+        for (int kk = 0; kk < KD; kk++) {
+            qf[kk][0] = qa ? __ldg(qa + kk * 8 + col) : 0u;
+            qf[kk][1] = qb ? __ldg(qb + kk * 8 + col) : 0u;
+            qf[kk][2] = qa ? __ldg(qa + kk * 8 + 4 + col) : 0u;
+            qf[kk][3] = qb ? __ldg(qb + kk * 8 + 4 + col) : 0u;
+        }
+    }
+
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    float o[ND][4];
+#pragma unroll
+    for (int j = 0; j < ND; j++) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
+
+    for (int i = 0, t = warp; t < nt; i++, t += 4) {
+        const int slot = i & 1;
+        const T *kslot = mine + slot * SLOT, *vslot = kslot + TS * S;
+        asm volatile("cp.async.wait_group 1;\n" ::: "memory"); /* tile t is here (t + 4 may not be) */
+        for (int x = lane; x < TS * CPR; x += 32)
+            zero_nonfinite<T>(reinterpret_cast<uint4 *>(const_cast<T *>(vslot) + (x / CPR) * S + (x % CPR) * 8));
+        __syncwarp();
+        if (t * TS < wvis) {
+            float s[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+            const uint32_t krow = smem_addr(kslot + ((lane & 7) + ((lane >> 4) << 3)) * S + ((lane >> 3) & 1) * 8);
+#pragma unroll
+            for (int kk = 0; kk < KD; kk++) {
+                uint32_t b[4];
+                ldsm_x4(krow + kk * 32, b);
+                ops<T>::mma(s[0], qf[kk], b[0], b[1]);
+                ops<T>::mma(s[1], qf[kk], b[2], b[3]);
+            }
+            online_softmax<2, ND>(s, o, m, l, scale2, (t + 1) * TS <= wmin, t * TS + 2 * (lane & 3), visA, visB);
+            uint32_t pa[4];
+            pa[0] = ops<T>::pack(s[0][0], s[0][1]);
+            pa[1] = ops<T>::pack(s[0][2], s[0][3]);
+            pa[2] = ops<T>::pack(s[1][0], s[1][1]);
+            pa[3] = ops<T>::pack(s[1][2], s[1][3]);
+            const uint32_t vrow = smem_addr(vslot + ((lane & 7) + ((lane >> 3) & 1) * 8) * S + (lane >> 4) * 8);
+#pragma unroll
+            for (int np = 0; np < D / 16; np++) {
+                uint32_t b[4];
+                ldsm_x4_trans(vrow + np * 32, b);
+                ops<T>::mma(o[2 * np], pa, b[0], b[1]);
+                ops<T>::mma(o[2 * np + 1], pa, b[2], b[3]);
+            }
+        }
+        __syncwarp(); /* the slot is read: refill it */
+        issue(t + 8, slot);
+    }
+    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+
+    /* merge the four warps' states (warp order), in shared memory the tiles no longer need */
+    __syncthreads();
+    float *scratch = reinterpret_cast<float *>(smem);
+    if (warp > 0) {
+        float *st = scratch + (size_t)(warp - 1) * STATE * 32 + lane;
+        st[0] = m[0], st[32] = m[1], st[64] = l[0], st[96] = l[1];
+#pragma unroll
+        for (int j = 0; j < ND; j++)
+#pragma unroll
+            for (int x = 0; x < 4; x++) st[(4 + 4 * j + x) * 32] = o[j][x];
+    }
+    __syncthreads();
+    if (warp > 0) return;
+    for (int k = 1; k < 4; k++) {
+        const float *sk = scratch + (size_t)(k - 1) * STATE * 32 + lane;
+#pragma unroll
+        for (int half = 0; half < 2; half++) {
+            const float mk = sk[32 * half], lk = sk[64 + 32 * half];
+            const float mn = fmaxf(m[half], mk), mu = mn == -INFINITY ? 0.0f : mn;
+            const float a0 = ex2(m[half] - mu), a1 = ex2(mk - mu);
+            m[half] = mn;
+            l[half] = a0 * l[half] + a1 * lk;
+#pragma unroll
+            for (int j = 0; j < ND; j++)
+#pragma unroll
+                for (int x = 2 * half; x < 2 * half + 2; x++) o[j][x] = a0 * o[j][x] + a1 * sk[(4 + 4 * j + x) * 32];
+        }
+    }
+    l[0] += __shfl_xor_sync(0xffffffffu, l[0], 1);
+    l[0] += __shfl_xor_sync(0xffffffffu, l[0], 2);
+    l[1] += __shfl_xor_sync(0xffffffffu, l[1], 1);
+    l[1] += __shfl_xor_sync(0xffffffffu, l[1], 2);
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        const int row = half ? rowB : rowA;
+        if (row >= nrows) continue;
+        const size_t prow = (size_t)(ps + row / G) * a.hq + g * G + row % G;
+        const float inv = 1.0f / l[half];
+        float *dst = a.part_o + prow * D + 2 * (lane & 3);
+#pragma unroll
+        for (int j = 0; j < ND; j++)
+            *reinterpret_cast<float2 *>(dst + j * 8) = make_float2(o[j][2 * half] * inv, o[j][2 * half + 1] * inv);
+        if ((lane & 3) == 0) a.part_lse[prow] = (m[half] + log2f(l[half])) * LN2;
+    }
+}
+
+/* PDL launch: the kernel may start while the previous one finishes, and waits for it in
+ * cudaGridDependencySynchronize */
+template <typename... Args>
+cudaError_t launch_pdl(void (*kernel)(Args...), unsigned grid, unsigned block, size_t smem,
+                       cudaStream_t stream, const deft_gpu_args &a, int extra)
+{
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(grid);
+    cfg.blockDim = dim3(block);
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = stream;
+    cudaLaunchAttribute attr[1] = {};
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    if constexpr (sizeof...(Args) == 2) return cudaLaunchKernelEx(&cfg, kernel, a, extra);
+    else return cudaLaunchKernelEx(&cfg, kernel, a);
+}
+
+/* Blocks of the partial kernel: one per SM (persistent), or one per work item when the
+ * environment sets DEFT_GPU_GRID=items (the unscheduled layout, kept for measurement). */
+int grid_blocks(int n_items)
+{
+    static int sms = 0, per_item = -1;
+    if (!sms) {
+        int dev = 0;
+        if (cudaGetDevice(&dev) != cudaSuccess ||
+            cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+            sms = 132;
+    }
+    if (per_item < 0) {
+        const char *env = getenv("DEFT_GPU_GRID");
+        per_item = env && !strcmp(env, "items");
+    }
+    return per_item || n_items < sms ? n_items : sms;
+}
+
+/* The three partial launches: list the large chunks, the persistent kernel on them, the small
+ * kernel on the rest. Each waits for the one before (PDL), so the reduction that follows waits
+ * for all. */
+template <int D, typename T>
+cudaError_t launch_dt(const deft_gpu_args *a, int nslot, size_t smem, cudaStream_t stream)
+{
+    const size_t small_smem = (size_t)4 * 2 * 2 * DEFT_GPU_SMALL_TILE * (D + PAD) * sizeof(T);
+    cudaError_t e = cudaFuncSetAttribute(partial_kernel<D, T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         (int)smem);
+    if (e == cudaSuccess)
+        e = cudaFuncSetAttribute(small_kernel<D, T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)small_smem);
+    if (e != cudaSuccess) return e;
+    classify_kernel<<<1, 1024, 0, stream>>>(*a);
+    if ((e = cudaGetLastError()) != cudaSuccess) return e;
+    const unsigned items = (unsigned)a->n_chunks * (unsigned)a->hkv;
+    e = launch_pdl(partial_kernel<D, T>, (unsigned)grid_blocks((int)items), NTHREADS, smem, stream, *a, nslot);
+    if (e == cudaSuccess) e = launch_pdl(small_kernel<D, T>, items, 128, small_smem, stream, *a, 0);
+    return e == cudaSuccess ? cudaGetLastError() : e;
+}
+
+template <typename T>
+cudaError_t launch_t(const deft_gpu_args *a, int nslot, size_t smem, cudaStream_t stream)
+{
+    if (a->d == 64) return launch_dt<64, T>(a, nslot, smem, stream);
+    if (a->d == 128) return launch_dt<128, T>(a, nslot, smem, stream);
+    return launch_dt<256, T>(a, nslot, smem, stream);
+}
+
+deft_status shape_supported(const deft_shape *s, deft_diag *diag)
+{
+    if (s->dtype != DEFT_F16 && s->dtype != DEFT_BF16) {
+        deft_diag_set(diag, DEFT_ERR_UNSUPPORTED, -1,
+                      "gpu: dtype %s has no tensor-core path (f16, bf16); gpu-simple takes it",
+                      deft_dtype_name(s->dtype) ? deft_dtype_name(s->dtype) : "?");
+        return DEFT_ERR_UNSUPPORTED;
+    }
+    if (s->d != 64 && s->d != 128 && s->d != 256) {
+        deft_diag_set(diag, DEFT_ERR_UNSUPPORTED, -1,
+                      "gpu: D = %lld has no tensor-core path (64, 128, 256); gpu-simple takes it",
+                      (long long)s->d);
+        return DEFT_ERR_UNSUPPORTED;
+    }
+    return DEFT_OK;
+}
+
+} // namespace
+
+extern "C" deft_status deft_gpu_supports(const deft_problem *p, deft_diag *diag)
+{
+    deft_status st = deft_problem_validate(p, diag);
+    if (st != DEFT_OK) return st;
+    if ((st = shape_supported(&p->shape, diag)) != DEFT_OK) return st;
+    return deft_gpu_device_check(NULL, 0, diag);
+}
+
+extern "C" deft_status deft_gpu_run_device(const deft_problem *p, const deft_plan *plan,
+                                           const void *plan_words_dev, void *workspace,
+                                           size_t workspace_bytes, float *o_dev, float *lse_dev,
+                                           void *cuda_stream, deft_diag *diag)
+{
+    deft_gpu_args a;
+    deft_status st = deft_gpu_args_fill(p, plan, plan_words_dev, workspace, workspace_bytes, o_dev,
+                                        lse_dev, "gpu", &a, diag);
+    if (st != DEFT_OK || a.n_queries == 0) return st;
+    if ((st = shape_supported(&p->shape, diag)) != DEFT_OK) return st;
+    int64_t cap = deft_gpu_max_chunk_tokens(&p->shape);
+    if (plan->max_chunk_len > cap) {
+        deft_diag_set(diag, DEFT_ERR_UNSUPPORTED, -1,
+                      "gpu: the plan's chunks hold up to %d tokens; %lld fit in shared memory for "
+                      "D = %lld (build the plan with chunk_tokens <= %lld)",
+                      plan->max_chunk_len, (long long)cap, (long long)p->shape.d, (long long)cap);
+        return DEFT_ERR_UNSUPPORTED;
+    }
+    /* the ring: as many 64-token slots as fit (at least the longest chunk's tiles) */
+    int nslot = (int)(cap / DEFT_GPU_TILE);
+    if (nslot > MAX_SLOTS) nslot = MAX_SLOTS;
+    size_t smem = DEFT_GPU_SMEM_BYTES(p->shape.d, (size_t)nslot * DEFT_GPU_TILE) +
+                  DEFT_GPU_SCRATCH_BYTES(p->shape.d);
+    if ((int64_t)smem > deft_gpu_smem_optin()) {
+        deft_diag_set(diag, DEFT_ERR_UNSUPPORTED, -1,
+                      "gpu: a block needs %zu bytes of shared memory; the device allows %d", smem,
+                      deft_gpu_smem_optin());
+        return DEFT_ERR_UNSUPPORTED;
+    }
+    cudaStream_t stream = (cudaStream_t)cuda_stream;
+    cudaError_t e = a.dtype == DEFT_F16 ? launch_t<__half>(&a, nslot, smem, stream)
+                                        : launch_t<__nv_bfloat16>(&a, nslot, smem, stream);
+    if ((st = deft_gpu_cuda(e, "gpu: partial kernel launch", diag)) != DEFT_OK) return st;
+    return deft_gpu_reduce_launch(&a, stream, diag);
+}
+
+extern "C" deft_status deft_gpu_run(const deft_problem *p, const deft_options *opt, float *o, float *lse,
+                                    deft_diag *diag)
+{
+    deft_status st = deft_gpu_supports(p, diag);
+    if (st != DEFT_OK) return st;
+    int64_t cap = deft_gpu_max_chunk_tokens(&p->shape);
+    int64_t ct = opt && opt->chunk_tokens ? opt->chunk_tokens : deft_gpu_choose_chunk_tokens(&p->tree, &p->shape);
+    if (ct > cap) ct = cap;
+    return deft_gpu_host_run(p, opt, ct, deft_gpu_run_device, "gpu", o, lse, diag);
+}

@@ -1,0 +1,27 @@
+/* gpu_geom.h: the block geometry of version 2 (gpu/deft_gpu.cu), shared with the host C code
+ * that sizes chunks (gpu/gpu_common.c), so both agree on what fits in shared memory. */
+#ifndef DEFT_GPU_GEOM_H
+#define DEFT_GPU_GEOM_H
+
+#define DEFT_GPU_WARPS 8                        /* warps per block of version 2 */
+#define DEFT_GPU_QROWS (16 * DEFT_GPU_WARPS)    /* query rows per pass: 16 per warp (one mma M) */
+#define DEFT_GPU_TILE 64                        /* KV tokens per ring slot (large items) */
+#define DEFT_GPU_SMALL_ROWS 16                  /* items of at most this many rows go to the
+                                                   warp-split kernel (one 16-row mma tile) */
+#define DEFT_GPU_SMALL_TILE 16                  /* KV tokens per stage there */
+#define DEFT_GPU_PAD 8                          /* elements of padding per shared row: 16 bytes,
+                                                   so ldmatrix's 8 row addresses hit 8 bank groups */
+#define DEFT_GPU_SMEM_SM90 232448               /* opt-in shared memory per block on sm_90 */
+
+/* Shared bytes of a version-2 block for head dim d (2-byte elements) holding `tokens` KV rows:
+ * the query tile plus K and V, each row padded. */
+#define DEFT_GPU_SMEM_BYTES(d, tokens) \
+    ((size_t)(DEFT_GPU_QROWS + 2 * (size_t)(tokens)) * (size_t)((d) + DEFT_GPU_PAD) * 2u)
+
+/* Version 2 splits an item of few rows across warps by token tiles and merges the warps' softmax
+ * states (m, l and 16 x d accumulators: (4 + d / 2) floats per lane) in a shared scratch of this
+ * many states: 4 for d <= 128, none for d = 256 (no room beside the ring). */
+#define DEFT_GPU_SPLIT_STATES(d) ((d) <= 128 ? 4 : 0)
+#define DEFT_GPU_SCRATCH_BYTES(d) ((size_t)DEFT_GPU_SPLIT_STATES(d) * (4u + (size_t)(d) / 2u) * 32u * 4u)
+
+#endif
