@@ -18,8 +18,11 @@ CFLAGS    := -std=c99 -D_POSIX_C_SOURCE=200809L -O2 -g -fopenmp -fPIC \
 LDLIBS    := -lopenblas -lm -ldl
 LDFLAGS   := -fopenmp $(SANFLAGS)
 
-# Debian packages the build, the tests and the tools need.
-PACKAGES  := gcc make pkg-config check libsubunit-dev libopenblas-openmp-dev python3-numpy
+# Debian packages the build, the tests and the tools need (pictures included).
+.DEFAULT_GOAL := all
+include tools/docs.mk
+PACKAGES  := gcc make pkg-config check libsubunit-dev libopenblas-openmp-dev python3-numpy \
+             $(DOCS_PACKAGES)
 
 # CUDA (gpu/): nvcc compiles the kernels on any machine, with a GPU or not; NO_CUDA=1 builds
 # gpu/stub.c instead (every GPU entry answers DEFT_ERR_DEVICE). The CUDA objects carry no sanitizers.
@@ -85,14 +88,18 @@ $(BUILD)/test_deft: $(TEST_OBJ) $(BUILD)/libdeft.a
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libdeft.a $(LDLIBS) $(shell pkg-config --libs check)
 
 # The Check suites, then the same suites under AddressSanitizer and UBSan, then the command-line
-# checks of tests/cli.sh, then the quick GPU tests ("GPU tests: skipped: <reason>" without a GPU).
+# checks (cli.sh), `deft explain` against its golden files and the docs' links (explain.sh),
+# kernels as plugins and the planted-bug mutants (plugins.sh), an installed copy linked through
+# pkg-config (install.sh), then the quick GPU tests ("GPU tests: skipped: <reason>" without a GPU).
 test: deps
 	$(MAKE) check-unit
 	$(MAKE) check-unit SAN=address,undefined
 	$(MAKE) $(BUILD)/deft
 	tests/cli.sh $(BUILD)/deft
+	tests/explain.sh $(BUILD)
 	$(MAKE) mutants $(BUILD)/libdeft.so
 	tests/plugins.sh $(BUILD)
+	tests/install.sh
 	$(MAKE) $(BUILD)/test_gpu
 	$(BUILD)/test_gpu --quick
 

@@ -21,3 +21,19 @@ void deft_merge(float *o_a, float *lse_a, const float *o_b, float lse_b, int64_t
     for (int64_t x = 0; x < d; x++) o_a[x] = ca * o_a[x] + cb * o_b[x];
     *lse_a = m + logf(s);
 }
+
+void deft_merge_f64(double *o_a, double *lse_a, const float *o_b, double lse_b, int64_t d)
+{
+    double la = *lse_a;
+    if (lse_b == -INFINITY) return;
+    if (la == -INFINITY) {
+        for (int64_t x = 0; x < d; x++) o_a[x] = o_b[x];
+        *lse_a = lse_b;
+        return;
+    }
+    double m = la > lse_b ? la : lse_b;
+    double wa = exp(la - m), wb = exp(lse_b - m), s = wa + wb;
+    double ca = wa / s, cb = wb / s;
+    for (int64_t x = 0; x < d; x++) o_a[x] = ca * o_a[x] + cb * (double)o_b[x];
+    *lse_a = m + log(s);
+}

@@ -181,36 +181,25 @@ static int run_item(const job *j, scratch *sc, int64_t c, int64_t g)
 }
 
 /* Phase 3 for query q: every head starts from the empty state (0, -inf) and merges its pairs'
- * partials in the plan's order (ancestors root first, then its own node; chunks in token order).
- *
- * The merge is invariant under shifting every LSE by one constant, so the LSEs are merged relative
- * to M, the largest partial row max: partial e enters as (m_e - M) + ln l_e and M is added back
- * once at the end. Absolute LSEs would each be rounded to float first, an absolute error of up to
- * |lse| 2^-24 that moves the merge weights, and so O, by as much relative, once per merge; shifted,
- * the dominant partials' LSEs are near 0 and m_e - M is exact (or its error is weighted down by
- * e^(m_e - M)). On random:297 with 7-token chunks this takes the worst error from 2.3 to 1.8
- * times the tolerance, the same as the unchunked evaluation (tests/test_cpu.c). */
-static void reduce_query(const job *j, int64_t q, float *o, float *lse)
+ * partials in the plan's order (ancestors root first, then its own node; chunks in token order),
+ * with the running state in double (deft_merge_f64): a float state would be re-rounded at every
+ * merge, and on a chain of thousands of small nodes its LSE drifts past the tolerance. A partial
+ * enters as m_e + ln l_e, summed in double. acc holds d doubles. */
+static void reduce_query(const job *j, int64_t q, double *acc, float *o, float *lse)
 {
     const deft_plan *pl = j->pl;
     int64_t hq = j->hq, d = j->d, k0 = pl->red_start[q], k1 = pl->red_start[q + 1];
     for (int64_t h = 0; h < hq; h++) {
-        float *orow = o + (size_t)((q * hq + h) * d), l = -INFINITY, big = -INFINITY;
-        memset(orow, 0, (size_t)d * sizeof *orow);
-        for (int64_t k = k0; k < k1; k++) {
-            float m = j->pm[pl->red_pair[k] * hq + h];
-            big = m > big ? m : big;
-        }
-        if (big == -INFINITY) { /* nothing visible: the empty state */
-            lse[q * hq + h] = -INFINITY;
-            continue;
-        }
+        double l = -INFINITY;
+        for (int64_t x = 0; x < d; x++) acc[x] = 0.0;
         for (int64_t k = k0; k < k1; k++) {
             int64_t e = pl->red_pair[k];
-            float rel = (j->pm[e * hq + h] - big) + j->pls[e * hq + h];
-            deft_merge(orow, &l, j->po + (size_t)((e * hq + h) * d), rel, d);
+            double part = (double)j->pm[e * hq + h] + (double)j->pls[e * hq + h];
+            deft_merge_f64(acc, &l, j->po + (size_t)((e * hq + h) * d), part, d);
         }
-        lse[q * hq + h] = big + l;
+        float *orow = o + (size_t)((q * hq + h) * d);
+        for (int64_t x = 0; x < d; x++) orow[x] = (float)acc[x];
+        lse[q * hq + h] = (float)l;
     }
 }
 
@@ -343,8 +332,15 @@ deft_status deft_cpu_run(const deft_problem *p, const deft_options *opt, float *
         oom = 1;
     }
     if (!oom && !bad) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t q = 0; q < tq; q++) reduce_query(&j, q, o, lse);
+#pragma omp parallel num_threads(nt) reduction(| : oom)
+        {
+            double *acc = malloc((size_t)j.d * sizeof *acc);
+            oom = !acc;
+#pragma omp for schedule(static)
+            for (int64_t q = 0; q < tq; q++)
+                if (acc) reduce_query(&j, q, acc, o, lse);
+            free(acc);
+        }
     }
     free(order);
     free(j.po);

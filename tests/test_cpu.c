@@ -541,6 +541,43 @@ START_TEST(bad_input)
 }
 END_TEST
 
+START_TEST(deep_chain_many_merges)
+{
+    /* 5000 nodes of 2 tokens in a chain, one query at the bottom: 5000 partials to merge. A float
+     * running state drifts by sqrt(5000) |lse| 2^-24 past the tolerance; the reduction keeps it
+     * in double. */
+    int64_t n = 5000;
+    deft_case c;
+    deft_diag d;
+    ck_assert_int_eq(deft_case_init(&c, n, 0, &d), DEFT_OK);
+    for (int64_t i = 0; i < n; i++) c.parent[i] = i - 1, c.kv_len[i] = 2, c.q_len[i] = i == n - 1;
+    c.problem.tree.total_kv = 2 * n;
+    c.problem.shape = (deft_shape){2, 1, 2, 0.0, DEFT_F32};
+    ck_assert_int_eq(deft_case_alloc_data(&c, &d), DEFT_OK);
+    float *k = c.k, *v = c.v, *q = c.q;
+    uint32_t x = 99;
+    for (int64_t i = 0; i < 4 * n; i++) {
+        x = x * 1103515245u + 12345u;
+        k[i] = (float)((x >> 9) % 4096) / 1024.0f - 2.0f;
+        x = x * 1103515245u + 12345u;
+        v[i] = (float)((x >> 9) % 4096) / 2048.0f - 1.0f;
+    }
+    for (int i = 0; i < 4; i++) q[i] = 0.5f * (float)(i + 1);
+    deft_reference ref;
+    ck_assert_int_eq(deft_reference_compute(&c.problem, &ref, &d), DEFT_OK);
+    float o[4], lse[2];
+    deft_options opt = {2, 0, 0};
+    for (int chunked = 0; chunked < 2; chunked++) {
+        ck_assert_int_eq(deft_impl_run(impl("cpu"), &c.problem, chunked ? &opt : NULL, o, lse, &d), DEFT_OK);
+        deft_report rep;
+        ck_assert_int_eq(deft_compare(&ref, o, lse, NULL, &rep, &d), DEFT_OK);
+        ck_assert_msg(rep.pass, "deep chain: worst %.3g x tolerance", rep.worst_ratio);
+    }
+    deft_reference_free(&ref);
+    deft_case_free(&c);
+}
+END_TEST
+
 Suite *cpu_suite(void)
 {
     Suite *s = suite_create("cpu");
@@ -552,6 +589,7 @@ Suite *cpu_suite(void)
     suite_add_tcase(s, tb);
     TCase *td = tcase_create("differential");
     tcase_add_test(td, cpu_random_forests);
+    tcase_add_test(td, deep_chain_many_merges);
     tcase_add_test(td, cpu_random_forests_small_chunks);
     tcase_add_test(td, seq_random_forests);
     tcase_add_test(td, standard_workloads_small_shape);

@@ -198,6 +198,14 @@ START_TEST(merge_algebra)
     float z[1] = {0}, lz = -INFINITY;
     deft_merge(z, &lz, (float[]){0.0f}, -INFINITY, 1);
     ck_assert(z[0] == 0.0f && lz == -INFINITY);
+    /* the double-state variant: same identity and emptiness rules */
+    double od[1] = {0}, ld = -INFINITY;
+    deft_merge_f64(od, &ld, (float[]){3.5f}, 2.25, 1);
+    ck_assert(od[0] == 3.5 && ld == 2.25);
+    deft_merge_f64(od, &ld, (float[]){99.0f}, -INFINITY, 1);
+    ck_assert(od[0] == 3.5 && ld == 2.25);
+    deft_merge_f64(od, &ld, (float[]){1.5f}, 2.25, 1);
+    ck_assert(od[0] == 2.5 && fabs(ld - (2.25 + log(2.0))) < 1e-15);
     /* large magnitudes: no overflow, the dominant side wins */
     o[0] = 1, l = 1e30f, ob[0] = 7, lb = -1e30f;
     deft_merge(o, &l, ob, lb, 1);

@@ -191,6 +191,7 @@ static int usage(FILE *f)
             "  check   judge an output (a file, or an implementation's) against the reference\n"
             "  demo    run the main job on the embedded default workload\n"
             "  plan    show DeFT's plan for a tree: chunks, reduction map, IO against the alternatives\n"
+            "  explain walk one tree through DeFT step by step, with its numbers and pictures\n"
             "  bench   time implementations on workloads against bandwidth and sgemm probes\n"
             "  impls   list the implementations\n"
             "\n"
@@ -222,6 +223,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "demo")) return cmd_demo(argc - 2, argv + 2);
     if (!strcmp(cmd, "impls")) return cmd_impls(argc - 2, argv + 2);
     if (!strcmp(cmd, "plan")) return cmd_plan(argc - 2, argv + 2);
+    if (!strcmp(cmd, "explain")) return cmd_explain(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
     fprintf(stderr, "deft: unknown command '%s'\n\n", cmd);
     return usage(stderr);

@@ -37,6 +37,7 @@ int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 /* The IO table of deft_io: bytes per approach and the ratio to DeFT. */
 void tool_print_io(const deft_io *io);
