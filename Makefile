@@ -1,7 +1,8 @@
 # deft: exact tree attention and DeFT.  `make demo` and `make test` do all set-up on a fresh
 # Debian 12 machine (missing packages are installed with apt-get).
 #
-# Targets: all, test, demo, bench, install, clean (see README.md).
+# Targets: all, test, demo, bench, install, clean, docs, fuzz, fuzz-smoke, fuzz-mutants, mutants
+# (see README.md).
 # Switches: SAN=address,undefined (sanitized build in build-san/), NO_CUDA=1, PREFIX=/usr/local.
 # GPU: gpu-test and gpu-bench run on a machine with an NVIDIA GPU (sm_90); gpu/ builds anywhere.
 
@@ -18,11 +19,13 @@ CFLAGS    := -std=c99 -D_POSIX_C_SOURCE=200809L -O2 -g -fopenmp -fPIC \
 LDLIBS    := -lopenblas -lm -ldl
 LDFLAGS   := -fopenmp $(SANFLAGS)
 
-# Debian packages the build, the tests and the tools need (pictures included).
+# Debian packages the build, the tests and the tools need (fuzzers and pictures included).
 .DEFAULT_GOAL := all
+include fuzz/fuzz.mk
 include tools/docs.mk
 PACKAGES  := gcc make pkg-config check libsubunit-dev libopenblas-openmp-dev python3-numpy \
-             $(DOCS_PACKAGES)
+             $(FUZZ_PACKAGES) $(DOCS_PACKAGES)
+FUZZ_MUTANT_DEPS := mutants $(BUILD)/deft
 
 # CUDA (gpu/): nvcc compiles the kernels on any machine, with a GPU or not; NO_CUDA=1 builds
 # gpu/stub.c instead (every GPU entry answers DEFT_ERR_DEVICE). The CUDA objects carry no sanitizers.
@@ -87,10 +90,11 @@ $(BUILD)/deft: $(TOOL_OBJ) $(BUILD)/libdeft.a
 $(BUILD)/test_deft: $(TEST_OBJ) $(BUILD)/libdeft.a
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libdeft.a $(LDLIBS) $(shell pkg-config --libs check)
 
-# The Check suites, then the same suites under AddressSanitizer and UBSan, then the command-line
-# checks (cli.sh), `deft explain` against its golden files and the docs' links (explain.sh),
-# kernels as plugins and the planted-bug mutants (plugins.sh), an installed copy linked through
-# pkg-config (install.sh), then the quick GPU tests ("GPU tests: skipped: <reason>" without a GPU).
+# The Check suites, then the same suites under AddressSanitizer and UBSan; the command-line tests
+# (cli.sh), `deft explain` against its golden files and the docs' links (explain.sh), kernels as
+# plugins and the planted-bug mutants (plugins.sh), an installed copy linked through pkg-config
+# (install.sh); the quick GPU tests ("GPU tests: skipped: <reason>" without a GPU); every fuzz
+# harness briefly plus the corpora replayed, and the differential fuzzer against the mutants.
 test: deps
 	$(MAKE) check-unit
 	$(MAKE) check-unit SAN=address,undefined
@@ -102,6 +106,8 @@ test: deps
 	tests/install.sh
 	$(MAKE) $(BUILD)/test_gpu
 	$(BUILD)/test_gpu --quick
+	$(MAKE) fuzz-smoke
+	$(MAKE) fuzz-mutants
 
 # GPU tests (tests/test_gpu.c): a standalone program, not a Check suite.
 $(BUILD)/tests/test_gpu.o: CFLAGS += $(GPU_TEST_CFLAGS)

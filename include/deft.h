@@ -387,7 +387,9 @@ typedef struct deft_reference {
 enum {
     DEFT_ROW_CHECKED = 0,   /* compared under the tolerance */
     DEFT_ROW_NONFINITE = 1, /* reads a NaN or infinite input: output unspecified, not compared */
-    DEFT_ROW_F32_RANGE = 2  /* finite inputs whose scores overflow float32: not compared */
+    DEFT_ROW_F32_RANGE = 2  /* finite inputs beyond float32's range or precision (magnitudes
+                               that overflow float32 sums, or scores whose float32 rounding
+                               decides the weights; docs/semantics.md): not compared */
 };
 
 /* Multiples in the tolerance model; deft_tolerance_default fills the documented values.

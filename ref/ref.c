@@ -115,6 +115,7 @@ int deft_ref_row(const deft_problem *p, const deft_span *spans, int64_t nspans, 
                 for (int64_t x = 0; x < d; x++) a += fabs(q[x] * kv[x]);
                 *stats->s_mag = fmax(*stats->s_mag, fabs(scores[n]));
                 *stats->s_abs = fmax(*stats->s_abs, fabs(scale) * a);
+                *stats->dot_abs = fmax(*stats->dot_abs, a);
             }
         }
     double l = 0.0;
@@ -132,6 +133,7 @@ int deft_ref_row(const deft_problem *p, const deft_span *spans, int64_t nspans, 
                 for (int64_t x = 0; x < d; x++) {
                     stats->o_mag[x] += w * fabs(kv[x]);
                     stats->o_spread[x] += (w * kv[x]) * (w * kv[x]);
+                    *stats->v_abs = fmax(*stats->v_abs, fabs(kv[x]));
                 }
         }
     if (bad) {

@@ -34,10 +34,11 @@ int deft_ref_load_row(const void *base, deft_dtype t, int64_t row, int64_t heads
                       int64_t d, double *out);
 
 /* Optional by-products of a row for the tolerance model: o_mag[x] = sum_j p_j |v_j[x]|,
- * o_spread[x] = sqrt(sum_j p_j^2 v_j[x]^2) (p_j the softmax weights), *s_mag = max_j |s_j| and
- * *s_abs = max_j scale sum_x |q_x k_j,x| (both must start at 0). */
+ * o_spread[x] = sqrt(sum_j p_j^2 v_j[x]^2) (p_j the softmax weights), *s_mag = max_j |s_j|,
+ * *s_abs = max_j |scale| sum_x |q_x k_j,x|, *dot_abs = max_j sum_x |q_x k_j,x| (unscaled) and
+ * *v_abs = max_j,x |v_j[x]| (the last four must start at 0). */
 typedef struct deft_ref_stats {
-    double *o_mag, *o_spread, *s_mag, *s_abs;
+    double *o_mag, *o_spread, *s_mag, *s_abs, *dot_abs, *v_abs;
 } deft_ref_stats;
 
 /* One (query, head) row of the definition, q widened to double, reading KV head kvh:

@@ -71,13 +71,27 @@ static deft_status reference_alloc(deft_reference *ref, size_t rows, size_t d, d
     return DEFT_OK;
 }
 
-/* Classifies row (q, h) and returns its normalized f32 errors through err_o and err_lse. */
+/* What a float32 kernel can be held to on one row. Rows outside it are reported, not judged
+ * (docs/semantics.md, "Non-finite inputs" rule 3):
+ *  - the straightforward float32 evaluation overflows, or the LSE is beyond FLT_MAX;
+ *  - an unnormalized weighted sum of V (weights up to 1, as flash-style kernels accumulate it)
+ *    could overflow: visible tokens x max |v| > FLT_MAX / 4;
+ *  - a float32 dot product could overflow: sum_x |q_x k_x| > FLT_MAX / 4;
+ *  - the scores' float32 rounding (u32 sqrt(D) s_abs, the tolerance model's score term) exceeds
+ *    2^-6: the softmax weights are then set by rounding, and no float32 result means anything. */
+typedef struct {
+    double s_abs, dot_abs, v_abs, tokens;
+} row_range;
+
 static int classify_row(int64_t d, const double *o, double lse, const double *o_mag, double s_mag,
-                        const float *o32, float lse32, double *err_o, double *err_lse)
+                        const row_range *rr, const float *o32, float lse32, double *err_o,
+                        double *err_lse)
 {
     int finite = isfinite(lse32) && fabs(lse) <= FLT_MAX;
     for (int64_t x = 0; x < d && finite; x++) finite = isfinite(o32[x]);
-    if (!finite) return DEFT_ROW_F32_RANGE;
+    if (!finite || rr->tokens * rr->v_abs > FLT_MAX / 4 || rr->dot_abs > FLT_MAX / 4 ||
+        0x1p-24 * sqrt((double)d) * rr->s_abs > 0x1p-6)
+        return DEFT_ROW_F32_RANGE;
     *err_o = 0.0;
     for (int64_t x = 0; x < d; x++)
         if (o_mag[x] > 0.0) {
@@ -129,8 +143,9 @@ deft_status deft_reference_compute(const deft_problem *p, deft_reference *ref, d
             for (int64_t h = 0; h < hq; h++) {
                 size_t row = (size_t)q * (size_t)hq + (size_t)h;
                 double *o = ref->o + row * dd;
+                row_range rr = {0, 0, 0, 0};
                 deft_ref_stats stats = {ref->o_mag + row * dd, ref->o_spread + row * dd,
-                                        ref->s_mag + row, ref->s_abs + row};
+                                        ref->s_mag + row, ref->s_abs + row, &rr.dot_abs, &rr.v_abs};
                 ref->s_mag[row] = ref->s_abs[row] = 0.0;
                 int bad = deft_ref_load_row(p->q, p->shape.dtype, q, hq, h, d, qrow);
                 bad |= deft_ref_row(p, spans, nspans, qrow, h / group, scale, scores, kv, o,
@@ -145,8 +160,10 @@ deft_status deft_reference_compute(const deft_problem *p, deft_reference *ref, d
                 float lse32;
                 f32_row(p, spans, nspans, q32, h / group, (float)scale, kv, fscores, o32, &lse32);
                 double eo = 0.0, el = 0.0;
+                rr.s_abs = ref->s_abs[row];
+                for (int64_t sp = 0; sp < nspans; sp++) rr.tokens += (double)spans[sp].len;
                 ref->row_class[row] = (uint8_t)classify_row(d, o, ref->lse[row], stats.o_mag,
-                                                             ref->s_mag[row], o32, lse32, &eo, &el);
+                                                             ref->s_mag[row], &rr, o32, lse32, &eo, &el);
                 if (eo > anchor_o) anchor_o = eo;
                 if (el > anchor_lse) anchor_lse = el;
             }
