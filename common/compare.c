@@ -129,12 +129,13 @@ deft_status deft_compare(const deft_reference *ref, const float *o, const float 
             continue;
         }
         double score = tol->anchor_mult * u_score * ref->s_abs[row];
+        double weights = tol->anchor_mult * ref->w_floor[row];
         for (int64_t x = 0; x < d; x++) {
             size_t i = (size_t)row * (size_t)d + (size_t)x;
             /* + a few float32 subnormal steps: near 2^-126 float32 spacing stops shrinking, so no
              * relative allowance can be met below it */
             judge(&t, q, h, x, o[i], ref->o[i],
-                  (a_o + score) * ref->o_mag[i] + u * ref->o_spread[i] + SUBNORMAL_FLOOR);
+                  (a_o + score) * ref->o_mag[i] + u * ref->o_spread[i] + weights + SUBNORMAL_FLOOR);
         }
         if (lse)
             judge(&t, q, h, -1, lse[row], ref->lse[row],

@@ -378,6 +378,8 @@ typedef struct deft_reference {
     double *o_spread;   /* (total_q, hq, d) sqrt(sum_j p_j^2 v_j^2): rounding P to the input dtype */
     double *s_mag;      /* (total_q, hq) max_j |scale q.k_j|: the scale of LSE's error */
     double *s_abs;      /* (total_q, hq) max_j scale sum_x |q_x k_j,x|: the scale of score rounding */
+    double *w_floor;    /* (total_q, hq) visible tokens x max_j,x |v_j,x| x 2^-149: what weights in
+                           float32's subnormal range can move O by (absolute precision only) */
     uint8_t *row_class; /* (total_q, hq) DEFT_ROW_* */
     double anchor_o;    /* max over checked elements of |o32 - o| / o_mag for the f32 evaluation */
     double anchor_lse;  /* max over checked rows of |lse32 - lse| / (1 + s_mag + |lse|) */
@@ -394,6 +396,7 @@ enum {
 
 /* Multiples in the tolerance model; deft_tolerance_default fills the documented values.
  *   |o - o_ref|     <= A (max(anchor_o, floor) + u32 sqrt(D) s_abs) o_mag + B u(dtype) o_spread
+ *                      + A w_floor + 64 * 2^-149
  *   |lse - lse_ref| <= A (max(anchor_lse, floor) (1 + s_mag + |lse_ref|) + u32 sqrt(D) s_abs)
  * with u32 = 2^-24 (docs/validation.md). */
 typedef struct deft_tolerance {

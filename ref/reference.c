@@ -48,6 +48,7 @@ void deft_reference_free(deft_reference *ref)
     free(ref->o_spread);
     free(ref->s_mag);
     free(ref->s_abs);
+    free(ref->w_floor);
     free(ref->row_class);
     memset(ref, 0, sizeof *ref);
 }
@@ -61,9 +62,10 @@ static deft_status reference_alloc(deft_reference *ref, size_t rows, size_t d, d
     ref->lse = malloc(r * sizeof(double));
     ref->s_mag = malloc(r * sizeof(double));
     ref->s_abs = malloc(r * sizeof(double));
+    ref->w_floor = malloc(r * sizeof(double));
     ref->row_class = malloc(r);
     if (!ref->o || !ref->o_mag || !ref->o_spread || !ref->lse || !ref->s_mag || !ref->s_abs ||
-        !ref->row_class) {
+        !ref->w_floor || !ref->row_class) {
         deft_reference_free(ref);
         deft_diag_set(diag, DEFT_ERR_NO_MEMORY, -1, "reference: out of memory");
         return DEFT_ERR_NO_MEMORY;
@@ -162,6 +164,7 @@ deft_status deft_reference_compute(const deft_problem *p, deft_reference *ref, d
                 double eo = 0.0, el = 0.0;
                 rr.s_abs = ref->s_abs[row];
                 for (int64_t sp = 0; sp < nspans; sp++) rr.tokens += (double)spans[sp].len;
+                ref->w_floor[row] = rr.tokens * rr.v_abs * 0x1p-149;
                 ref->row_class[row] = (uint8_t)classify_row(d, o, ref->lse[row], stats.o_mag,
                                                              ref->s_mag[row], &rr, o32, lse32, &eo, &el);
                 if (eo > anchor_o) anchor_o = eo;
