@@ -1,8 +1,8 @@
 # deft: exact tree attention and DeFT.  `make demo` and `make test` do all set-up on a fresh
 # Debian 12 machine (missing packages are installed with apt-get).
 #
-# Targets: all, test, demo, bench, install, clean, docs, fuzz, fuzz-smoke, fuzz-mutants, mutants
-# (see README.md).
+# Targets: all, test, demo, bench, install, clean, docs, proofs, fuzz, fuzz-smoke, fuzz-mutants,
+# mutants (see README.md).
 # Switches: SAN=address,undefined (sanitized build in build-san/), NO_CUDA=1, PREFIX=/usr/local.
 # GPU: gpu-test and gpu-bench run on a machine with an NVIDIA GPU (sm_90); gpu/ builds anywhere.
 
@@ -23,8 +23,9 @@ LDFLAGS   := -fopenmp $(SANFLAGS)
 .DEFAULT_GOAL := all
 include fuzz/fuzz.mk
 include tools/docs.mk
+include proofs/proofs.mk
 PACKAGES  := gcc make pkg-config check libsubunit-dev libopenblas-openmp-dev python3-numpy \
-             $(FUZZ_PACKAGES) $(DOCS_PACKAGES)
+             $(FUZZ_PACKAGES) $(DOCS_PACKAGES) $(PROOF_PACKAGES)
 FUZZ_MUTANT_DEPS := mutants $(BUILD)/deft
 
 # CUDA (gpu/): nvcc compiles the kernels on any machine, with a GPU or not; NO_CUDA=1 builds
@@ -94,7 +95,8 @@ $(BUILD)/test_deft: $(TEST_OBJ) $(BUILD)/libdeft.a
 # (cli.sh), `deft explain` against its golden files and the docs' links (explain.sh), kernels as
 # plugins and the planted-bug mutants (plugins.sh), an installed copy linked through pkg-config
 # (install.sh); the quick GPU tests ("GPU tests: skipped: <reason>" without a GPU); every fuzz
-# harness briefly plus the corpora replayed, and the differential fuzzer against the mutants.
+# harness briefly plus the corpora replayed, and the differential fuzzer against the mutants;
+# the proofs (Coq, Frama-C, the float bound), and that each of them fails on a planted error.
 test: deps
 	$(MAKE) check-unit
 	$(MAKE) check-unit SAN=address,undefined
@@ -108,6 +110,8 @@ test: deps
 	$(BUILD)/test_gpu --quick
 	$(MAKE) fuzz-smoke
 	$(MAKE) fuzz-mutants
+	$(MAKE) proofs
+	tests/proofs.sh $(BUILD)
 
 # GPU tests (tests/test_gpu.c): a standalone program, not a Check suite.
 $(BUILD)/tests/test_gpu.o: CFLAGS += $(GPU_TEST_CFLAGS)

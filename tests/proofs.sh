@@ -1,0 +1,40 @@
+#!/bin/sh
+# proofs.sh: every proof of `make proofs` fails on a planted error, so a passing `make proofs`
+# means something. Each case copies the sources, plants one error, and runs the same check that
+# `make proofs` runs on the real ones:
+#   Coq        a broken lemma does not compile; an Admitted, an Axiom, or a main theorem that
+#              comes to rest on an axiom outside the reals library is refused by check.sh;
+#   Frama-C    a contract the code violates leaves a goal unproved (validator, plan builder, merge);
+#   float      a merge with the textbook overflow slip exceeds the derived error bound.
+# Usage: tests/proofs.sh BUILD_DIR
+set -u
+B=${1:?usage: proofs.sh BUILD_DIR}
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+. "$(dirname "$0")/lib.sh"
+
+# plant FILE SED: a fresh copy of the Coq sources in $dir/coq with SED applied to FILE; fails
+# the test (and says so) if the expression changed nothing, so a stale pattern cannot pass.
+plant_coq() {
+    rm -rf "$dir/coq" && cp -r "$root/proofs/coq" "$dir/coq"
+    sed -i "$2" "$dir/coq/$1"
+    if cmp -s "$root/proofs/coq/$1" "$dir/coq/$1"; then bad "planting '$2' in $1 changed nothing"; return 1; fi
+}
+coq() { "$root/proofs/coq/check.sh" "$dir/coq" "$dir/coq-out"; }
+
+expect 0 "the real Coq proofs pass" "main theorems use only" -- sh -c "cp -r '$root/proofs/coq' '$dir/coq' && '$root/proofs/coq/check.sh' '$dir/coq' '$dir/coq-out'"
+# merge_comm claims merge a b = merge a a: false, so its proof fails
+plant_coq Merge.v 's/st_eq (merge a b) (merge b a)\./st_eq (merge a b) (merge a a)./' &&
+    expect 1 "a false lemma in Merge.v" "does not compile" -- coq
+plant_coq Plan.v '0,/^Qed\./s//Admitted./' &&
+    expect 1 "an Admitted in Plan.v" "admits or assumes" -- coq
+plant_coq Forest.v '$a Axiom anything : forall P : Prop, P.' &&
+    expect 1 "an Axiom in Forest.v" "admits or assumes" -- coq
+# a main theorem whose proof term now mentions proof irrelevance, an axiom the reals do not use
+plant_coq Plan.v 's/^Require Import Deft.Merge Deft.Forest\./Require Import Deft.Merge Deft.Forest ProofIrrelevance./; /^Theorem split_even/,/^Qed/s/^Proof\./Proof. pose proof proof_irrelevance as PI./' &&
+    expect 1 "a main theorem resting on proof irrelevance" "beyond the reals library" -- coq
+
+expect 1 "a merge with the overflow slip exceeds the float bound" "over" -- "$B/proofs/merge_bound" 100000 1 --planted
+
+summary proofs
