@@ -35,6 +35,14 @@ NVCC      ?= $(CUDA_HOME)/bin/nvcc
 SANITIZER ?= $(CUDA_HOME)/bin/compute-sanitizer
 NVFLAGS   := -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=compute_90 -O3 \
              -lineinfo -std=c++17 -Iinclude -Icommon -Igpu -Xcompiler -fPIC,-Wall,-Wextra,-Werror
+# Without nvcc (CUDA is preinstalled at /usr/local/cuda on the project's machines, but Debian
+# does not package CUDA 13), build as NO_CUDA=1 rather than fail.
+ifeq ($(NO_CUDA),)
+ifeq ($(shell command -v $(NVCC) 2>/dev/null),)
+$(info deft: no nvcc at $(NVCC): building without CUDA, as with NO_CUDA=1)
+NO_CUDA   := 1
+endif
+endif
 ifeq ($(NO_CUDA),)
 GPU_C     := gpu/gpu_common.c
 GPU_OBJ   := $(patsubst %.cu,$(BUILD)/%.o,gpu/gpu_host.cu gpu/deft_gpu_simple.cu gpu/deft_gpu.cu)
@@ -151,13 +159,18 @@ check-unit: $(BUILD)/test_deft
 demo: all
 	$(BUILD)/deft demo
 
+# The CPU benchmark of docs/performance.md: DeFT against the sequence-based baseline, with the
+# memory-copy and sgemm probes of the same run (a benchmark, never part of `make test`).
+bench: all
+	$(BUILD)/deft bench --impl cpu,cpu-seq --workload tot,fewshot50,wide
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/deft.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libdeft.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libdeft.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/deft $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' deft.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/deft.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS_PRIVATE@|$(LDLIBS) -fopenmp|' deft.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/deft.pc
 
 clean:
 	rm -rf build build-san

@@ -9,11 +9,14 @@
 /* DeFT on the CPU: the plan of common/plan.c (phase 1), sgemm partial attention per (chunk, KV
  * head) with the chunk's queries of all G = hq/hkv heads stacked (phase 2), and a fixed-order LSE
  * merge per query (phase 3). Any valid problem; same bits for any thread count. opt->chunk_tokens
- * 0 picks the CPU's own default (1024 tokens, less on small trees; cpu_plan_options), not
+ * 0 picks the CPU's own default (1024 tokens, less on small trees; deft_cpu_plan_options), not
  * DEFT_DEFAULT_CHUNK_TOKENS; the bits depend on the chunks, never on the thread count. */
 deft_status deft_cpu_supports(const deft_problem *p, deft_diag *diag);
 deft_status deft_cpu_run(const deft_problem *p, const deft_options *opt, float *o, float *lse,
                          deft_diag *diag);
+/* The options deft_cpu_run builds its plan with: opt (NULL = defaults) with chunk_tokens 0
+ * replaced by the CPU's default. p must be valid. */
+deft_options deft_cpu_plan_options(const deft_problem *p, const deft_options *opt);
 
 /* The sequence-based baseline: each (query, KV head) reads its whole root-to-node path with the
  * same sgemm and softmax; no sharing between queries. opt->threads only. */

@@ -219,7 +219,7 @@ static float *alloc_partials(size_t bytes)
 /* The options the plan is built with: the caller's, with chunk_tokens 0 replaced by the CPU's
  * default (CPU_CHUNK_TOKENS, halved down to 64 while the tree would give fewer than MIN_ITEMS
  * (chunk, KV head) items). */
-static deft_options cpu_plan_options(const deft_problem *p, const deft_options *opt)
+deft_options deft_cpu_plan_options(const deft_problem *p, const deft_options *opt)
 {
     deft_options o = {0, 0, 0};
     if (opt) o = *opt;
@@ -280,7 +280,7 @@ deft_status deft_cpu_run(const deft_problem *p, const deft_options *opt, float *
         return DEFT_ERR_NULL;
     }
     int nt = deft_cpu_threads(opt);
-    deft_options popt = cpu_plan_options(p, opt);
+    deft_options popt = deft_cpu_plan_options(p, opt);
     deft_plan plan;
     if ((st = deft_plan_build(&p->tree, &popt, &plan, diag)) != DEFT_OK) return st;
     if (tq == 0) {

@@ -254,6 +254,14 @@ deft_status deft_impl_supports(const deft_impl *impl, const deft_problem *p, def
 deft_status deft_impl_run(const deft_impl *impl, const deft_problem *p, const deft_options *opt,
                           float *o, float *lse, deft_diag *diag);
 
+/* The options impl builds its DeFT plan with for p: opt (NULL = defaults) with chunk_tokens 0
+ * replaced by the implementation's own choice (cpu: 1024 tokens, fewer on small trees; gpu: its
+ * cost model, deft_gpu_choose_chunk_tokens; gpu-simple: DEFT_DEFAULT_CHUNK_TOKENS), so a caller
+ * can build, print or time the very plan a run uses. DEFT_ERR_UNSUPPORTED for an implementation
+ * that builds no plan (ref, cpu-seq, plugins); the statuses of deft_problem_validate. */
+deft_status deft_impl_plan_options(const deft_impl *impl, const deft_problem *p,
+                                   const deft_options *opt, deft_options *out, deft_diag *diag);
+
 int deft_impl_count(void);
 const deft_impl *deft_impl_at(int i);          /* NULL out of range */
 const deft_impl *deft_impl_find(const char *name); /* NULL if unknown */

@@ -39,6 +39,10 @@ for cmd in gen run check demo impls; do
     expect 0 "$cmd --help" "usage" -- "$DEFT" "$cmd" --help
 done
 expect 0 "--help" "usage" -- "$DEFT" --help
+# Out of memory is a status and a message, not a crash: wide's tensors (800 MB) under a 400 MB
+# address-space limit, and a small tree under the same limit to show the limit alone is harmless.
+expect 2 "out of memory" "DEFT_ERR_NO_MEMORY" -- sh -c "ulimit -v 400000 && '$DEFT' gen --workload wide --out '$dir/big'"
+expect 0 "the same limit, a small tree" "wrote" -- sh -c "ulimit -v 400000 && '$DEFT' gen --workload fewshot --out '$dir/small'"
 
 # Every implementation round-trips through files on a small case.
 expect 0 "gen small" "wrote" -- "$DEFT" gen --workload random:11 --out "$dir/s"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # install.sh: `make install PREFIX=...` gives a kernel author what they link against: deft.h,
 # libdeft.a, libdeft.so, deft.pc and the deft program. A small C program built with
-# `pkg-config --cflags --libs deft` generates a case, runs the CPU path and judges it.
+# `pkg-config --cflags --libs deft` (and again statically, with --static) generates a case, runs
+# the CPU path and judges it.
 set -eu
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
@@ -33,5 +34,9 @@ C
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 cc -std=c99 "$prefix/user.c" $(pkg-config --cflags --libs deft) -o "$prefix/user"
 "$prefix/user"
+# statically: libdeft.a with Libs.private (OpenBLAS, and the CUDA runtime when built with CUDA)
+cc -std=c99 "$prefix/user.c" $(pkg-config --cflags deft) -Wl,-Bstatic -ldeft -Wl,-Bdynamic \
+    $(pkg-config --static --libs deft | sed 's/-ldeft//') -o "$prefix/user-static"
+"$prefix/user-static"
 "$prefix/bin/deft" impls >/dev/null
-echo "install: 1 passed, 0 failed"
+echo "install: 2 passed, 0 failed"

@@ -47,6 +47,14 @@ expect 2 "missing symbol" "has no symbol 'nosuch'" -- "$DEFT" check --plugin "$B
 cc -std=c99 -shared -fPIC -Iinclude -DABI_VERSION=2 tests/mutants/mutant.c -o "$dir/abi2.so" -lm
 expect 2 "incompatible ABI" "ABI version 2" -- "$DEFT" check --plugin "$dir/abi2.so" --random 1
 expect 2 "plugin with --out" "usage" -- "$DEFT" check --plugin "$dir/abi2.so" --out x.npy --random 1
+# Declined cases are skipped, never passed: a kernel that declines everything has checked nothing.
+cc -std=c99 -shared -fPIC -Iinclude -DDECLINE_ALL -DMUTANT_NAME='"declines"' tests/mutants/mutant.c -o "$dir/declines.so" -lm
+expect 2 "a kernel that declines every forest" "nothing was checked" -- \
+    "$DEFT" check --plugin "$dir/declines.so" --random 20
+cc -std=c99 -shared -fPIC -Iinclude -DDECLINE_ODD -DMUTANT_NAME='"declines_odd"' tests/mutants/mutant.c -o "$dir/declines_odd.so" -lm
+expect 0 "a kernel that declines odd head dims: the rest checked" "skipped (declined), 0 failed" -- \
+    "$DEFT" check --plugin "$dir/declines_odd.so" --random 40
+expect 2 "a declined case" "declines" -- sh -c "'$DEFT' gen --workload fewshot --dim 3 --heads 2:1 --out '$dir/odd' >/dev/null && '$DEFT' check --case '$dir/odd' --plugin '$dir/declines_odd.so'"
 
 # The Python route: a NumPy kernel validated through .npy files.
 if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null; then

@@ -179,7 +179,7 @@ END_TEST
 
 START_TEST(infinities_and_nan_policy)
 {
-    /* an LSE that overflows float32 in the reference must be matched by the same infinity */
+    /* an infinity where a finite value is due fails, in LSE and in O */
     checked_case k;
     setup(&k, "specstar", 2, 1, 4, DEFT_F32);
     const deft_problem *p = &k.c.problem;
@@ -196,6 +196,18 @@ START_TEST(infinities_and_nan_policy)
     of[5] = -INFINITY;
     ck_assert_int_eq(deft_compare(&k.ref, of, lf, NULL, &rep, &diag), DEFT_OK);
     ck_assert(!rep.pass);
+    /* where the reference itself holds an infinity (planted here in a compared element), only
+     * the same infinity passes: not the other sign, not a finite value, not NaN */
+    of[5] = (float)o[5];
+    double keep = k.ref.o[5];
+    k.ref.o[5] = INFINITY;
+    float tries[4] = {INFINITY, -INFINITY, 1.0f, NAN};
+    for (int i = 0; i < 4; i++) {
+        of[5] = tries[i];
+        ck_assert_int_eq(deft_compare(&k.ref, of, lf, NULL, &rep, &diag), DEFT_OK);
+        ck_assert_msg(rep.pass == (i == 0), "reference +inf, output %g: pass %d", tries[i], rep.pass);
+    }
+    k.ref.o[5] = keep;
     /* rows the reference marks non-finite are reported, not compared */
     of[5] = (float)o[5];
     k.ref.row_class[0] = DEFT_ROW_NONFINITE;

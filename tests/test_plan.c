@@ -131,7 +131,7 @@ START_TEST(verifier_rejects_broken_plans)
 }
 END_TEST
 
-START_TEST(linear_on_long_empty_chains)
+START_TEST(linear_on_long_chains_and_wide_stars)
 {
     /* 400000 empty nodes in a chain, then a node of 4000 tokens that are all queries: a walk
      * over every ancestor per query would take 1.6e9 steps; the plan skips empty ancestors */
@@ -152,6 +152,19 @@ START_TEST(linear_on_long_empty_chains)
     double secs = (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
     ck_assert_msg(secs < 1.0, "plan build took %.3f s", secs); /* linear: a few ms */
     ck_assert_int_eq(pl.n_queries, 4000);
+    deft_plan_free(&pl);
+    /* the wide star: a root of 10 tokens and 400000 one-token leaves, each a query. Pairs are
+     * 2 per query (root chunk, own token); anything that walks the siblings per query would take
+     * 1.6e11 steps */
+    for (int64_t i = 0; i < n; i++) p[i] = i ? 0 : -1, kv[i] = i ? 1 : 10, q[i] = i ? 1 : 0;
+    deft_tree star = {n, p, kv, q, NULL, 10 + n - 1};
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    ck_assert_int_eq(deft_plan_build(&star, &o, &pl, &d), DEFT_OK);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    secs = (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
+    ck_assert_msg(secs < 1.0, "star plan build took %.3f s", secs);
+    ck_assert_int_eq(pl.n_queries, n - 1);
+    ck_assert_int_eq(pl.n_pairs, 2 * (n - 1));
     deft_plan_free(&pl);
     free(p), free(kv), free(q);
 }
@@ -247,6 +260,21 @@ START_TEST(merge_algebra)
                       "trial %d: %a vs %a", trial, left, right);
         ck_assert_msg(fabsf(left - all) <= tol && fabsf(lleft - lall) <= tol,
                       "trial %d: merged %a, union %a", trial, left, all);
+        /* the double running state the CPU reduction keeps: from empty, a then b then c, and
+         * c then b then a, agree with each other to double rounding and with the union to the
+         * partials' own float rounding (their O and LSE were stored as float) */
+        double fwd = 0, lfwd = -INFINITY, bwd = 0, lbwd = -INFINITY;
+        deft_merge_f64(&fwd, &lfwd, &oa, la, 1);
+        deft_merge_f64(&fwd, &lfwd, &obb, lbb, 1);
+        deft_merge_f64(&fwd, &lfwd, &oc, lc, 1);
+        deft_merge_f64(&bwd, &lbwd, &oc, lc, 1);
+        deft_merge_f64(&bwd, &lbwd, &obb, lbb, 1);
+        deft_merge_f64(&bwd, &lbwd, &oa, la, 1);
+        double tol64 = 16 * DBL_EPSILON * mag;
+        ck_assert_msg(fabs(fwd - bwd) <= tol64 && fabs(lfwd - lbwd) <= tol64,
+                      "trial %d: double state, order changed %a vs %a", trial, fwd, bwd);
+        ck_assert_msg(fabs(fwd - all) <= tol && fabs(lfwd - lall) <= tol,
+                      "trial %d: double state %a, union %a", trial, fwd, all);
     }
 }
 END_TEST
@@ -282,7 +310,7 @@ Suite *plan_suite(void)
     tcase_add_test(tc, even_splitting);
     tcase_add_test(tc, invariants_on_random_forests);
     tcase_add_test(tc, verifier_rejects_broken_plans);
-    tcase_add_test(tc, linear_on_long_empty_chains);
+    tcase_add_test(tc, linear_on_long_chains_and_wide_stars);
     tcase_add_test(tc, bad_input);
     tcase_add_test(tc, merge_algebra);
     tcase_add_test(tc, io_accounting_by_hand);

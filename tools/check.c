@@ -175,6 +175,12 @@ static int check_random(const args *a)
            (long long)seed, (long long)passed, (long long)skipped,
            code == TOOL_EXIT_OK ? "0 failed" : "stopped at the first failure");
     if (skipped) printf("  first declined: %s\n", first_skip);
+    if (code == TOOL_EXIT_OK && passed == 0) {
+        /* a kernel that declines everything has not been shown right: never a pass */
+        fprintf(stderr, "deft check: %s declined all %lld forests: nothing was checked\n", impl->name,
+                (long long)n);
+        code = TOOL_EXIT_BAD;
+    }
     if (owned) deft_plugin_close(impl);
     return code;
 }
@@ -205,7 +211,8 @@ int cmd_check(int argc, char **argv)
                 "(total_q, Hq), natural log. --random runs N seeded random forests (random:S ..\n"
                 "random:S+N-1), each twice to check the bits agree, and stops at the first mismatch,\n"
                 "writing that case to --save DIR (default deft-mismatch-SEED). Cases the\n"
-                "implementation declines count as skipped. Exit 0 pass, 1 mismatch, 2 bad input.\n");
+                "implementation declines count as skipped, never as passed; when it declines them all,\n"
+                "nothing was checked and the exit is 2. Exit 0 pass, 1 mismatch, 2 bad input.\n");
         return r > 0 ? TOOL_EXIT_OK : TOOL_EXIT_BAD;
     }
     if (r < 0) return TOOL_EXIT_BAD;

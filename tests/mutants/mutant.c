@@ -9,6 +9,7 @@
  * in float, and merge the partials in order with the LSE merge. */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,4 +202,22 @@ static int run(const deft_problem *p, float *o, float *lse, char *why, size_t wh
 #define ABI_VERSION DEFT_PLUGIN_ABI_VERSION
 #endif
 
-const deft_plugin_v1 deft_plugin = {ABI_VERSION, sizeof(deft_plugin_v1), MUTANT_NAME, NULL, run};
+/* tests/plugins.sh also builds one that declines every problem (-DDECLINE_ODD declines those with
+ * an odd head dim only): declined cases must never count as checked */
+#if defined(DECLINE_ALL) || defined(DECLINE_ODD)
+static int supports(const deft_problem *p, char *why, size_t why_len)
+{
+#ifdef DECLINE_ODD
+    if (p->shape.d % 2 == 0) return 0;
+#else
+    (void)p;
+#endif
+    snprintf(why, why_len, "this kernel handles no head dim of this kind");
+    return 1;
+}
+#define SUPPORTS supports
+#else
+#define SUPPORTS NULL
+#endif
+
+const deft_plugin_v1 deft_plugin = {ABI_VERSION, sizeof(deft_plugin_v1), MUTANT_NAME, SUPPORTS, run};
