@@ -35,6 +35,28 @@ plant_coq Forest.v '$a Axiom anything : forall P : Prop, P.' &&
 plant_coq Plan.v 's/^Require Import Deft.Merge Deft.Forest\./Require Import Deft.Merge Deft.Forest ProofIrrelevance./; /^Theorem split_even/,/^Qed/s/^Proof\./Proof. pose proof proof_irrelevance as PI./' &&
     expect 1 "a main theorem resting on proof irrelevance" "beyond the reals library" -- coq
 
+# plant_c FILE SED: a fresh copy of include/ and common/ in $dir/c with SED applied to FILE.
+plant_c() {
+    rm -rf "$dir/c" && mkdir -p "$dir/c" && cp -r "$root/include" "$root/common" "$dir/c/"
+    sed -i "$2" "$dir/c/common/$1"
+    if cmp -s "$root/common/$1" "$dir/c/common/$1"; then bad "planting '$2' in $1 changed nothing"; return 1; fi
+}
+# framac PROOF ARGS...: one Frama-C proof folder, on the copy, its log in $dir (make exits 2 when
+# a goal is left unproved).
+framac() {
+    p=$1; shift
+    make -s -C "$root/proofs/frama-c/$p" prove PROOF_ROOT="$dir/c" PROOF_LOG="$dir/$p.log" "$@"
+}
+
+# The validator: the parent check admits a node as its own parent (p > i for p >= i), which the
+# loop invariant nodes_before (every node so far names an earlier parent) no longer survives. The
+# same narrow run on the true sources passes, so it is the planted bug that fails it.
+VALIDATE_NARROW="PROOF_FUNCS=check_nodes PROOF_TIMEOUT=5 PROOF_EXTRA=-wp-prop=nodes_before"
+rm -rf "$dir/c" && mkdir -p "$dir/c" && cp -r "$root/include" "$root/common" "$dir/c/"
+expect 0 "validator, narrow run, true sources" "frama-c validate" -- framac validate $VALIDATE_NARROW
+plant_c validate.c 's/(p >= i)/(p > i)/' &&
+    expect 2 "validator that lets a node be its own parent" "FAILED" -- framac validate $VALIDATE_NARROW
+
 expect 1 "a merge with the overflow slip exceeds the float bound" "over" -- "$B/proofs/merge_bound" 100000 1 --planted
 
 summary proofs
