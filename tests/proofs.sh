@@ -57,6 +57,14 @@ expect 0 "validator, narrow run, true sources" "frama-c validate" -- framac vali
 plant_c validate.c 's/(p >= i)/(p > i)/' &&
     expect 2 "validator that lets a node be its own parent" "FAILED" -- framac validate $VALIDATE_NARROW
 
+# The merge: the merged LSE m + ln s computed as m - ln s. add_ln's postcondition (the merged LSE
+# is at least the larger side's, which deft_merge's "both" behaviour passes on) no longer holds.
+MERGE_NARROW="PROOF_FUNCS=add_ln_f32 PROOF_TIMEOUT=10"
+rm -rf "$dir/c" && mkdir -p "$dir/c" && cp -r "$root/include" "$root/common" "$dir/c/"
+expect 0 "merge, narrow run, true sources" "frama-c merge" -- framac merge $MERGE_NARROW
+plant_c merge.c 's/return m + ln_s;/return m - ln_s;/' &&
+    expect 2 "a merge whose LSE subtracts ln s" "FAILED" -- framac merge $MERGE_NARROW
+
 expect 1 "a merge with the overflow slip exceeds the float bound" "over" -- "$B/proofs/merge_bound" 100000 1 --planted
 
 summary proofs
