@@ -1,58 +1,284 @@
 /* plan.c: DeFT phase 1, the plan. KV-guided grouping (each node's KV with the queries that read
  * it), flattened tree KV splitting (even chunks of at most chunk_tokens, optionally at most
  * chunk_queries queries each) and the reduction map (each query's pairs in a fixed order).
- * Building is linear in nodes plus (chunk, query) pairs; the result is plain int32 arrays. */
+ * Building is linear in nodes plus (chunk, query) pairs; the result is plain int32 arrays.
+ *
+ * proofs/frama-c/plan proves the contracts below with WP: for every tree deft_tree_validate
+ * accepts, no out-of-bounds access, overflow, division by zero or out-of-range int32 conversion,
+ * and deft_plan_build's postcondition plan_ok, the bounds the kernels rely on. Four counting
+ * facts are checked at run time instead of proved (DEFT_ERR_INTERNAL if one ever failed; none
+ * can for a valid tree, and proofs/coq/Plan.v proves the counts over an abstract model):
+ *   1. the queries below a node number at most all queries (count_nodes);
+ *   2. a token chunk's fill cursor stays inside its pair range (fill_pairs, before each fill);
+ *   3. a query's reduction list ends inside the pair count (fill_pairs, before each query);
+ *   4. in the end every token chunk's pairs are filled and the reduction lists add up to the pair
+ *      count (fill_pairs).
+ * They cost a comparison per pair, per query, per node and per token chunk. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-/* Scratch of the builder, one int64 array per field. A "token chunk" (tc) is a run of a node's
- * tokens; a plan chunk is a token chunk with all, or (with chunk_queries) a slice, of its queries. */
-typedef struct {
-    int64_t *off;      /* (n) first KV row of node */
-    int64_t *sub;      /* (n) queries strictly below node */
-    int64_t *n_tc;     /* (n) token chunks of node */
-    int64_t *first_tc; /* (n) id of node's first token chunk */
-    int64_t *anc_tc;   /* (n) token chunks of node's proper ancestors */
-    int64_t *up;       /* (n) nearest proper ancestor holding tokens, or -1 */
-    int64_t *tc_pair;  /* (n_tc + 1) first pair of token chunk; then its fill cursor */
-    int64_t *tc_fill;  /* (n_tc) pairs filled so far */
-} scratch;
+/* Scratch of the builder. A "token chunk" (tc) is a run of a node's tokens; a plan chunk is a
+ * token chunk with all, or (with chunk_queries) a slice, of its queries. Per node (one block):
+ *   off       first KV row of node          sub       queries strictly below node
+ *   n_tc      token chunks of node          anc_tc    token chunks of node's proper ancestors
+ *   up        nearest proper ancestor holding tokens, or -1
+ *   first_tc  id of node's first token chunk (n + 1 entries: first_tc[n] is the token chunk count)
+ * Per token chunk (n_tcs + 1 entries, one block): tc_pair, its first pair (tc_pair[n_tcs] is the
+ * pair count); tc_chunk, its first plan chunk (tc_chunk[n_tcs] is the plan chunk count). And
+ * tc_fill (n_tcs): the pairs filled so far. */
 
-static void scratch_free(scratch *s)
-{
-    free(s->off), free(s->sub), free(s->n_tc), free(s->first_tc), free(s->anc_tc), free(s->up);
-    free(s->tc_pair), free(s->tc_fill);
-    memset(s, 0, sizeof *s);
-}
+/* Shapes of the contracts below that the provers must see through when memory changes around
+ * them, written as macros so that each expands in place into its quantified formula. */
+/* fill_pairs, while it runs: token chunk i's fill cursor inside its pair range ... */
+#define FILL_BOUNDS(n_tcs, tc_pair, tc_fill) \
+    (\forall integer i_, j_; 0 <= i_ < (n_tcs) && j_ == i_ + 1 ==> \
+       0 <= (tc_fill)[i_] <= (tc_pair)[j_] - (tc_pair)[i_])
+/* ... and the pairs filled so far: a query below qb, a visible count of 1 up to the chunk's length. */
+#define FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, qb, pairs) \
+    (\forall integer i_, e_; 0 <= i_ < (n_tcs) && (tc_pair)[i_] <= e_ < (tc_pair)[i_] + (tc_fill)[i_] ==> \
+       0 <= e_ < (pairs) && 0 <= (pq)[e_] < (qb) && 1 <= (pv)[e_] <= (tc_n)[i_])
+/* When fill_pairs is done: every pair of every token chunk filled. */
+#define FILLED(n_tcs, tc_pair, tc_n, pq, pv, tq) \
+    (\forall integer i_, j_, e_; 0 <= i_ < (n_tcs) && j_ == i_ + 1 && (tc_pair)[i_] <= e_ < (tc_pair)[j_] ==> \
+       0 <= (pq)[e_] < (tq) && 1 <= (pv)[e_] <= (tc_n)[i_])
+/* Reduction slots lo .. hi - 1 hold pairs. */
+#define RED_OK(rp, lo, hi, pairs) (\forall integer r_; (lo) <= r_ < (hi) ==> 0 <= (rp)[r_] < (pairs))
+/* The reduction map: red_start ascending from 0 to the pair count, every entry a pair. */
+#define REDUCED(rs, rp, tq, pairs) \
+    ((rs)[0] == 0 && (rs)[tq] == (pairs) && (\forall integer q_; 0 <= q_ < (tq) ==> (rs)[q_] <= (rs)[q_ + 1]) && \
+     RED_OK(rp, 0, pairs, pairs))
+/* The chunk records: each chunk a run of 1 to ct tokens inside its node and inside K/V ... */
+#define RECORDS(n, kv_len, total_kv, ct, chunks, cn, cts, ckr, cl) \
+    (\forall integer c_; 0 <= c_ < (chunks) ==> \
+       0 <= (cn)[c_] < (n) && 1 <= (cl)[c_] <= (ct) && 0 <= (cts)[c_] && (cts)[c_] + (cl)[c_] <= (kv_len)[(cn)[c_]] && \
+       0 <= (ckr)[c_] && (ckr)[c_] + (cl)[c_] <= (total_kv))
+/* ... pair_start ascending from 0 to the pair count; each pair sees 1 up to its chunk's length
+ * tokens; every pair names a query. */
+#define CHUNKED(tq, chunks, pairs, cl, ps, pq, pv) \
+    ((ps)[0] == 0 && (ps)[chunks] == (pairs) && (\forall integer c_; 0 <= c_ < (chunks) ==> (ps)[c_] <= (ps)[c_ + 1]) && \
+     (\forall integer c_, e_; 0 <= c_ < (chunks) && (ps)[c_] <= e_ < (ps)[c_ + 1] ==> 1 <= (pv)[e_] <= (cl)[c_]) && \
+     (\forall integer e_; 0 <= e_ < (pairs) ==> 0 <= (pq)[e_] < (tq)))
 
-static int64_t *alloc64(int64_t n)
+/*@
+  // Token chunks (tc_start, tc_len): a node of L tokens cut into n even chunks; chunk k.
+  logic integer tc_count(integer L, integer ct) = (L + ct - 1) / ct;
+  logic integer tc_first(integer L, integer n, integer k) = k * (L / n) + (k < L % n ? k : L % n);
+  logic integer tc_size(integer L, integer n, integer k) = L / n + (k < L % n ? 1 : 0);
+  // Slice x of sl over nq pairs starts at pair nq x / sl.
+  logic integer sstart(integer nq, integer sl, integer x) = nq * x / sl;
+
+  // A validated forest (docs/semantics.md, "The problem", sums aside) of n nodes whose sizes fit
+  // int32, as the builder's steps see it: the tree's arrays.
+  predicate forest_facts(integer n, int64_t *parent, int64_t *kv_len, int64_t *q_len, integer total_kv) =
+    \forall integer i; 0 <= i < n ==>
+      (parent[i] == -1 || 0 <= parent[i] < i) && 0 <= q_len[i] <= kv_len[i] <= total_kv;
+  predicate forest(integer n, int64_t *parent, int64_t *kv_len, int64_t *q_len, integer total_kv) =
+    0 <= n <= INT32_MAX && 0 <= total_kv <= INT32_MAX &&
+    \valid_read(parent + (0 .. n - 1)) && \valid_read(kv_len + (0 .. n - 1)) &&
+    \valid_read(q_len + (0 .. n - 1)) && forest_facts(n, parent, kv_len, q_len, total_kv);
+
+  // A validated tree (sums aside) whose sizes fit int32.
+  predicate tree_ok(deft_tree *t) =
+    deft_tree_readable(t) && deft_tree_shape(t) && t->n_nodes <= INT32_MAX && t->total_kv <= INT32_MAX;
+
+  // m int64s (int32s) at p share no memory with the forest's arrays.
+  predicate apart(int64_t *p, integer m, integer n, int64_t *parent, int64_t *kv_len, int64_t *q_len) =
+    \separated(p + (0 .. m - 1), parent + (0 .. n - 1)) && \separated(p + (0 .. m - 1), kv_len + (0 .. n - 1)) &&
+    \separated(p + (0 .. m - 1), q_len + (0 .. n - 1));
+  predicate apart32(int32_t *p, integer m, integer n, int64_t *parent, int64_t *kv_len, int64_t *q_len) =
+    \separated(p + (0 .. m - 1), parent + (0 .. n - 1)) && \separated(p + (0 .. m - 1), kv_len + (0 .. n - 1)) &&
+    \separated(p + (0 .. m - 1), q_len + (0 .. n - 1));
+
+  // What the allocation wrappers return: m elements, sharing no memory with the tree, its arrays,
+  // the plan, the diagnostic, or the blocks allocated before (b1, b2, b3 of m1, m2, m3 int64s).
+  predicate fresh64(int64_t *p, integer m, deft_tree *t, deft_plan *pl, deft_diag *d,
+                    int64_t *b1, integer m1, int64_t *b2, integer m2, int64_t *b3, integer m3) =
+    \valid(p + (0 .. m - 1)) && deft_apart(p, m, t) && \separated(p + (0 .. m - 1), pl) &&
+    (d == \null || \separated(p + (0 .. m - 1), d)) &&
+    \separated(p + (0 .. m - 1), b1 + (0 .. m1 - 1)) && \separated(p + (0 .. m - 1), b2 + (0 .. m2 - 1)) &&
+    \separated(p + (0 .. m - 1), b3 + (0 .. m3 - 1));
+  predicate fresh32(int32_t *p, integer m, deft_tree *t, deft_plan *pl, deft_diag *d,
+                    int64_t *b1, integer m1, int64_t *b2, integer m2, int64_t *b3, integer m3,
+                    int32_t *f, integer mf) =
+    \separated(p + (0 .. m - 1), f + (0 .. mf - 1)) &&
+    \valid(p + (0 .. m - 1)) && \separated(p + (0 .. m - 1), t) &&
+    (t->n_nodes > 0 ==> apart32(p, m, t->n_nodes, t->parent, t->kv_len, t->q_len) &&
+       (t->kv_offset == \null || \separated(p + (0 .. m - 1), t->kv_offset + (0 .. t->n_nodes - 1)))) &&
+    \separated(p + (0 .. m - 1), pl) && (d == \null || \separated(p + (0 .. m - 1), d)) &&
+    \separated(p + (0 .. m - 1), b1 + (0 .. m1 - 1)) && \separated(p + (0 .. m - 1), b2 + (0 .. m2 - 1)) &&
+    \separated(p + (0 .. m - 1), b3 + (0 .. m3 - 1));
+
+  // Node by node (count_chunks, count_links): n_tc[i] token chunks, numbered from first_tc[i] ...
+  predicate counted(integer n, int64_t *kv_len, integer ct, int64_t *n_tc) =
+    \forall integer i; 0 <= i < n ==>
+      n_tc[i] == tc_count(kv_len[i], ct) && 0 <= n_tc[i] <= kv_len[i] && (kv_len[i] > 0 ==> 1 <= n_tc[i]);
+  predicate sized(integer n, int64_t *kv_len, int64_t *n_tc) =
+    \forall integer i; 0 <= i < n ==> 0 <= n_tc[i] <= kv_len[i] && (kv_len[i] > 0 ==> 1 <= n_tc[i]);
+  predicate numbered(integer n, int64_t *n_tc, int64_t *first_tc) =
+    (\forall integer i, j; 0 <= i < n && j == i + 1 ==> first_tc[j] == first_tc[i] + n_tc[i]) &&
+    first_tc[0] == 0 && (\forall integer i, j; 0 <= i <= j <= n ==> first_tc[i] <= first_tc[j]);
+  // ... the nearest proper ancestor holding tokens (up) and the token chunks of all proper
+  // ancestors (anc_tc): those of up's proper ancestors, then up's own.
+  predicate links(integer n, int64_t *n_tc, int64_t *anc_tc, int64_t *up) =
+    (\forall integer i; 0 <= i < n ==> 0 <= anc_tc[i] <= i * INT32_MAX && -1 <= up[i] < i &&
+       (up[i] == -1 ==> anc_tc[i] == 0)) &&
+    (\forall integer i, a; 0 <= i < n && 0 <= a && a == up[i] ==>
+       1 <= n_tc[a] && anc_tc[i] == anc_tc[a] + n_tc[a]);
+
+  // Token chunk by token chunk (split_tokens): token chunk i holds tokens tc_a[i] .. tc_a[i] +
+  // tc_n[i] - 1 of node tc_node[i], 1 to ct of them.
+  predicate tokens(integer n, int64_t *kv_len, integer ct, integer n_tcs, int64_t *tc_node,
+                   int64_t *tc_a, int64_t *tc_n) =
+    \forall integer i; 0 <= i < n_tcs ==>
+      0 <= tc_node[i] < n && 0 <= tc_a[i] && 1 <= tc_n[i] <= ct && tc_a[i] + tc_n[i] <= kv_len[tc_node[i]];
+
+  // (count_pairs) The pairs of token chunk i are tc_pair[i] .. tc_pair[i + 1] - 1 ...
+  predicate pair_ranges(integer n_tcs, int64_t *tc_pair, integer pairs) =
+    tc_pair[0] == 0 && tc_pair[n_tcs] == pairs &&
+    (\forall integer i, j; 0 <= i <= j <= n_tcs ==> 0 <= tc_pair[i] <= tc_pair[j] <= pairs);
+  // ... and its plan chunks tc_chunk[i] .. tc_chunk[i + 1] - 1, one per query slice: none
+  // without pairs, else 1 up to the pair count.
+  predicate chunk_ranges(integer n_tcs, int64_t *tc_pair, int64_t *tc_chunk, integer pairs) =
+    tc_chunk[0] == 0 && 0 <= tc_chunk[n_tcs] <= pairs &&
+    (\forall integer i, j; 0 <= i < n_tcs && j == i + 1 ==>
+       (tc_pair[j] == tc_pair[i] ==> tc_chunk[j] == tc_chunk[i]) &&
+       (tc_pair[j] > tc_pair[i] ==> 1 <= tc_chunk[j] - tc_chunk[i] <= tc_pair[j] - tc_pair[i]));
+
+  // deft_plan_build's result: the facts the kernels rely on.
+  predicate plan_ok(deft_plan *p, deft_tree *t) =
+    p->n_nodes == t->n_nodes && 0 <= p->n_chunks && 0 <= p->n_pairs && 0 <= p->n_queries &&
+    1 <= p->chunk_tokens &&
+    \valid(p->chunk_node + (0 .. p->n_chunks - 1)) && \valid(p->chunk_tok_start + (0 .. p->n_chunks - 1)) &&
+    \valid(p->chunk_kv_row + (0 .. p->n_chunks - 1)) && \valid(p->chunk_len + (0 .. p->n_chunks - 1)) &&
+    \valid(p->pair_start + (0 .. p->n_chunks)) && \valid(p->pair_query + (0 .. p->n_pairs - 1)) &&
+    \valid(p->pair_visible + (0 .. p->n_pairs - 1)) && \valid(p->red_start + (0 .. p->n_queries)) &&
+    \valid(p->red_pair + (0 .. p->n_pairs - 1)) &&
+    RECORDS(t->n_nodes, t->kv_len, t->total_kv, p->chunk_tokens, p->n_chunks, p->chunk_node,
+            p->chunk_tok_start, p->chunk_kv_row, p->chunk_len) &&
+    CHUNKED(p->n_queries, p->n_chunks, p->n_pairs, p->chunk_len, p->pair_start, p->pair_query,
+            p->pair_visible) &&
+    REDUCED(p->red_start, p->red_pair, p->n_queries, p->n_pairs);
+*/
+
+/* Trusted (admit): WP does not model calloc, malloc and free, so the proof does not go inside
+ * these wrappers. Each returns what the call returns; trusted is that a block calloc or malloc
+ * returns holds n elements (calloc: zeros) and is fresh: it shares no memory with what existed
+ * before (the tree, the plan, the diagnostic, the blocks named by the ghost parameters). calloc
+ * checks n * 8 for overflow itself, so any n is safe to ask for. */
+/*@ requires 0 <= n;
+    assigns \result \from indirect:n, indirect:__fc_heap_status;
+    assigns __fc_heap_status \from indirect:n, __fc_heap_status;
+    admit ensures \result == \null ||
+      (fresh64(\result, n, t, pl, d, b1, m1, b2, m2, b3, m3) &&
+       \forall integer i; 0 <= i < n ==> \result[i] == 0); */
+static int64_t *alloc64(int64_t n) /*@ ghost (const deft_tree *t, deft_plan *pl, deft_diag *d,
+    int64_t *b1, int64_t m1, int64_t *b2, int64_t m2, int64_t *b3, int64_t m3) */
 {
     return calloc((size_t)(n > 0 ? n : 1), sizeof(int64_t));
 }
 
-/* Token chunk k of a node of len tokens cut into n even chunks: start and length. */
+/*@ requires 0 < n <= INT64_MAX / 4;
+    assigns \result \from indirect:n, indirect:__fc_heap_status;
+    assigns __fc_heap_status \from indirect:n, __fc_heap_status;
+    admit ensures \result == \null || fresh32(\result, n, t, pl, d, b1, m1, b2, m2, b3, m3, f, mf); */
+static int32_t *alloc32(int64_t n) /*@ ghost (const deft_tree *t, deft_plan *pl, deft_diag *d,
+    int64_t *b1, int64_t m1, int64_t *b2, int64_t m2, int64_t *b3, int64_t m3, int32_t *f, int64_t mf) */
+{
+    return malloc((size_t)n * sizeof(int32_t));
+}
+
+/*@ requires 0 <= n;
+    assigns \result \from indirect:n, indirect:__fc_heap_status;
+    assigns __fc_heap_status \from indirect:n, __fc_heap_status;
+    admit ensures \result == \null ||
+      (fresh32(\result, n, t, pl, d, b1, m1, b2, m2, b3, m3, \null, 0) &&
+       \forall integer i; 0 <= i < n ==> \result[i] == 0); */
+static int32_t *zalloc32(int64_t n) /*@ ghost (const deft_tree *t, deft_plan *pl, deft_diag *d,
+    int64_t *b1, int64_t m1, int64_t *b2, int64_t m2, int64_t *b3, int64_t m3) */
+{
+    return calloc((size_t)(n > 0 ? n : 1), sizeof(int32_t));
+}
+
+/*@ assigns __fc_heap_status \from __fc_heap_status; */
+static void release64(int64_t *p)
+{
+    free(p);
+}
+
+/*@ assigns __fc_heap_status \from __fc_heap_status; */
+static void release32(int32_t *p)
+{
+    free(p);
+}
+
+/* Token chunks of a node of len tokens: ceil(len / ct). */
+/*@ requires 0 <= len <= INT32_MAX && 1 <= ct <= INT32_MAX;
+    assigns \nothing;
+    ensures \result == tc_count(len, ct) && 0 <= \result <= len && (len > 0 ==> 1 <= \result); */
+static int64_t tc_number(int64_t len, int64_t ct)
+{
+    return (len + ct - 1) / ct;
+}
+
+/* Token chunk k of a node of len tokens cut into n even chunks: start and length (ct, ghost: the
+ * chunk_tokens that gave n = ceil(len / ct), so no chunk is longer). */
+/*@ requires 1 <= n <= len <= INT32_MAX && 0 <= k < n;
+    requires 1 <= ct && n == tc_count(len, ct);
+    requires \valid(start) && \valid(clen) && \separated(start, clen);
+    assigns *start, *clen;
+    ensures 0 <= *start && 1 <= *clen <= ct && *start + *clen <= len; */
 static void tc_bounds(int64_t len, int64_t n, int64_t k, int64_t *start, int64_t *clen)
+    /*@ ghost (int64_t ct) */
 {
     int64_t base = len / n, extra = len % n;
+    //@ assert len == n * base + extra && 0 <= extra < n && 1 <= base;
+    //@ assert k * base + base <= n * base;
     *start = k * base + (k < extra ? k : extra);
     *clen = base + (k < extra);
 }
 
-/* Own queries of node u (kv_len L, q_len Q, positions L-Q..L-1) at or after token a. */
-static int64_t own_from(const deft_tree *t, int64_t u, int64_t a)
+/* Own queries of a node of L tokens, Q of them queries (positions L-Q..L-1), at or after token a. */
+/*@ requires 0 <= Q <= L <= INT32_MAX && 0 <= a <= L;
+    assigns \nothing;
+    ensures 0 <= \result <= Q; */
+static int64_t own_from(int64_t L, int64_t Q, int64_t a)
 {
-    int64_t first = t->kv_len[u] - t->q_len[u];
+    int64_t first = L - Q;
     int64_t from = a > first ? a : first;
-    return t->kv_len[u] - from > 0 ? t->kv_len[u] - from : 0;
+    return L - from > 0 ? L - from : 0;
 }
 
-/* Slices of a token chunk read by nq queries, and the size of slice s (even split). */
+/* Slices of a token chunk read by nq queries: none without queries, else 1 up to nq. */
+/*@ requires 0 <= nq <= 3 * INT32_MAX && 0 <= cq <= INT32_MAX;
+    assigns \nothing;
+    ensures nq == 0 ==> \result == 0;
+    ensures nq > 0 ==> 1 <= \result <= nq; */
 static int64_t n_slices(int64_t nq, int64_t cq)
 {
     return cq > 0 ? (nq + cq - 1) / cq : (nq > 0);
+}
+
+/* Slice x of sl over nq pairs starts at pair nq x / sl (so the slices even out); the largest holds
+ * ceil(nq / sl). The ghost prev is slice x - 1's start. */
+/*@ requires 0 <= nq <= INT32_MAX && 1 <= sl <= nq && 0 <= x < sl;
+    requires x == 0 ==> prev == 0;
+    requires x > 0 ==> prev == sstart(nq, sl, x - 1);
+    assigns \nothing;
+    ensures \result == sstart(nq, sl, x) && prev <= \result <= nq; */
+static int64_t slice_start(int64_t nq, int64_t sl, int64_t x) /*@ ghost (int64_t prev) */
+{
+    return (nq * x) / sl;
+}
+
+/*@ requires 1 <= sl <= nq <= INT32_MAX;
+    assigns \nothing;
+    ensures 1 <= \result <= nq; */
+static int64_t slice_max(int64_t nq, int64_t sl)
+{
+    return (nq + sl - 1) / sl;
 }
 
 void deft_plan_free(deft_plan *plan)
@@ -62,25 +288,544 @@ void deft_plan_free(deft_plan *plan)
     memset(plan, 0, sizeof *plan);
 }
 
-static deft_status too_big(deft_diag *diag, const char *what, int64_t v)
+/*@ requires d == \null || \valid(d);
+    assigns *d;
+    ensures \result == DEFT_ERR_OVERFLOW; */
+static deft_status too_big(deft_diag *d, const char *what, int64_t v)
 {
-    deft_diag_set(diag, DEFT_ERR_OVERFLOW, -1, "plan: %s (%lld) does not fit int32", what,
-                  (long long)v);
+    deft_diag_set(d, DEFT_ERR_OVERFLOW, -1, "plan: %s (%lld) does not fit int32", what, (long long)v);
     return DEFT_ERR_OVERFLOW;
 }
 
-/* Carves the arrays out of one int32 block, in the order the header declares them. */
+/* A counting fact the proofs leave to run time failed (a bug; see the header). */
+/*@ requires d == \null || \valid(d);
+    assigns *d;
+    ensures \result == DEFT_ERR_INTERNAL; */
+static deft_status broken(deft_diag *d, const char *what)
+{
+    deft_diag_set(d, DEFT_ERR_INTERNAL, -1, "plan: internal error: %s", what);
+    return DEFT_ERR_INTERNAL;
+}
+
+/*@ requires d == \null || \valid(d);
+    assigns *d;
+    ensures \result == DEFT_ERR_NO_MEMORY; */
+static deft_status out_of_memory(deft_diag *d)
+{
+    deft_diag_set(d, DEFT_ERR_NO_MEMORY, -1, "plan: out of memory");
+    return DEFT_ERR_NO_MEMORY;
+}
+
+/*@ requires d == \null || \valid(d);
+    assigns *d;
+    ensures \result == DEFT_ERR_NO_MEMORY; */
+static deft_status words_oom(deft_diag *d, int64_t words)
+{
+    deft_diag_set(d, DEFT_ERR_NO_MEMORY, -1, "plan: out of memory (%lld words)", (long long)words);
+    return DEFT_ERR_NO_MEMORY;
+}
+
+/* Queries strictly below each node (sub, zero on entry), adding each node into its parent from the
+ * last node up. Returns 0, or -1 if the queries below a node exceed tq (run-time check 1). */
+/*@ requires forest(n, parent, kv_len, q_len, total_kv) && 0 <= tq < INT32_MAX;
+    requires \valid(sub + (0 .. n - 1)) && apart(sub, n, n, parent, kv_len, q_len);
+    requires \forall integer i; 0 <= i < n ==> sub[i] == 0;
+    assigns sub[0 .. n - 1];
+    ensures \result == 0 || \result == -1;
+    ensures \result == 0 ==> \forall integer i; 0 <= i < n ==> 0 <= sub[i] <= tq; */
+static int count_below(int64_t n, const int64_t *parent, const int64_t *q_len, int64_t tq,
+                       int64_t *sub) /*@ ghost (const int64_t *kv_len, int64_t total_kv) */
+{
+    /*@ loop invariant -1 <= i < n && forest_facts(n, parent, kv_len, q_len, total_kv);
+        loop invariant \forall integer j; 0 <= j < n ==> 0 <= sub[j] <= tq;
+        loop assigns i, sub[0 .. n - 1];
+        loop variant i + 1; */
+    for (int64_t i = n - 1; i >= 0; i--) {
+        int64_t p = parent[i];
+        if (p >= 0) {
+            sub[p] += sub[i] + q_len[i];
+            if (sub[p] > tq) return -1;
+        }
+    }
+    return 0;
+}
+
+/* Token chunks of each node, numbered node by node: returns their count. */
+/*@ requires forest(n, parent, kv_len, q_len, total_kv) && 1 <= ct <= INT32_MAX;
+    requires \valid(n_tc + (0 .. n - 1)) && \valid(first_tc + (0 .. n));
+    requires \separated(n_tc + (0 .. n - 1), first_tc + (0 .. n));
+    requires apart(n_tc, n, n, parent, kv_len, q_len) && apart(first_tc, n + 1, n, parent, kv_len, q_len);
+    assigns n_tc[0 .. n - 1], first_tc[0 .. n];
+    ensures 0 <= \result <= n * INT32_MAX && first_tc[n] == \result;
+    ensures counted(n, kv_len, ct, n_tc) && sized(n, kv_len, n_tc);
+    ensures numbered(n, n_tc, first_tc); */
+static int64_t count_chunks(int64_t n, const int64_t *kv_len, int64_t ct, int64_t *n_tc,
+                            int64_t *first_tc) /*@ ghost (const int64_t *parent, const int64_t *q_len, int64_t total_kv) */
+{
+    int64_t total = 0;
+    /*@ loop invariant 0 <= i <= n && 0 <= total <= i * INT32_MAX;
+        loop invariant forest_facts(n, parent, kv_len, q_len, total_kv);
+        loop invariant i == 0 ==> total == 0;
+        loop invariant i > 0 ==> first_tc[0] == 0 && total == first_tc[i - 1] + n_tc[i - 1];
+        loop invariant \forall integer j; 0 <= j < i ==>
+          n_tc[j] == tc_count(kv_len[j], ct) && 0 <= n_tc[j] <= kv_len[j] && (kv_len[j] > 0 ==> 1 <= n_tc[j]);
+        loop invariant \forall integer j, j1; 0 <= j && j1 == j + 1 && j1 < i ==> first_tc[j1] == first_tc[j] + n_tc[j];
+        loop invariant \forall integer j; 0 <= j < i ==> 0 <= first_tc[j] && first_tc[j] + n_tc[j] <= total;
+        loop invariant \forall integer j1, j2; 0 <= j1 <= j2 < i ==> first_tc[j1] <= first_tc[j2];
+        loop assigns i, total, n_tc[0 .. n - 1], first_tc[0 .. n - 1];
+        loop variant n - i; */
+    for (int64_t i = 0; i < n; i++) {
+        n_tc[i] = tc_number(kv_len[i], ct);
+        first_tc[i] = total;
+        total += n_tc[i];
+    }
+    first_tc[n] = total;
+    return total;
+}
+
+/* For each node, its nearest proper ancestor holding tokens (up, or -1) and the token chunks of
+ * all its proper ancestors (anc_tc). */
+/*@ requires forest(n, parent, kv_len, q_len, total_kv);
+    requires \valid_read(n_tc + (0 .. n - 1)) && \valid(anc_tc + (0 .. n - 1)) && \valid(up + (0 .. n - 1));
+    requires \separated(n_tc + (0 .. n - 1), anc_tc + (0 .. n - 1), up + (0 .. n - 1));
+    requires apart(anc_tc, n, n, parent, kv_len, q_len) && apart(up, n, n, parent, kv_len, q_len);
+    requires sized(n, kv_len, n_tc);
+    assigns anc_tc[0 .. n - 1], up[0 .. n - 1];
+    ensures links(n, n_tc, anc_tc, up); */
+static void count_links(int64_t n, const int64_t *parent, const int64_t *kv_len,
+                        const int64_t *n_tc, int64_t *anc_tc, int64_t *up)
+    /*@ ghost (const int64_t *q_len, int64_t total_kv) */
+{
+    /*@ loop invariant 0 <= i <= n && forest_facts(n, parent, kv_len, q_len, total_kv);
+        loop invariant \forall integer j; 0 <= j < n ==> 0 <= n_tc[j] <= kv_len[j] && (kv_len[j] > 0 ==> 1 <= n_tc[j]);
+        loop invariant \forall integer j; 0 <= j < i ==> 0 <= anc_tc[j] <= j * INT32_MAX && -1 <= up[j] < j &&
+          (up[j] == -1 ==> anc_tc[j] == 0);
+        loop invariant \forall integer j, a; 0 <= j < i && 0 <= a && a == up[j] ==> 1 <= n_tc[a];
+        loop invariant \forall integer j, a; 0 <= j < i && 0 <= a && a == up[j] ==> anc_tc[j] == anc_tc[a] + n_tc[a];
+        loop assigns i, anc_tc[0 .. n - 1], up[0 .. n - 1];
+        loop variant n - i; */
+    for (int64_t i = 0; i < n; i++) {
+        int64_t p = parent[i], anc = 0, link = -1;
+        if (p >= 0) {
+            /*@ assert up[p] >= 0 ==> 1 <= n_tc[up[p]] && anc_tc[p] == anc_tc[up[p]] + n_tc[up[p]]; */
+            anc = anc_tc[p] + n_tc[p];
+            link = kv_len[p] > 0 ? p : up[p];
+        }
+        anc_tc[i] = anc;
+        up[i] = link;
+    }
+}
+
+/* Each token chunk's node, first token and length (tc_node, tc_a, tc_n), node by node. */
+/*@ requires forest(n, parent, kv_len, q_len, total_kv) && 1 <= ct <= INT32_MAX;
+    requires counted(n, kv_len, ct, n_tc) && numbered(n, n_tc, first_tc) && first_tc[n] == n_tcs;
+    requires \valid_read(n_tc + (0 .. n - 1)) && \valid_read(first_tc + (0 .. n));
+    requires \valid(tc_node + (0 .. n_tcs - 1)) && \valid(tc_a + (0 .. n_tcs - 1)) && \valid(tc_n + (0 .. n_tcs - 1));
+    requires \separated(tc_node + (0 .. n_tcs - 1), tc_a + (0 .. n_tcs - 1), tc_n + (0 .. n_tcs - 1),
+                        n_tc + (0 .. n - 1), first_tc + (0 .. n));
+    requires apart(tc_node, n_tcs, n, parent, kv_len, q_len) && apart(tc_a, n_tcs, n, parent, kv_len, q_len) &&
+             apart(tc_n, n_tcs, n, parent, kv_len, q_len);
+    assigns tc_node[0 .. n_tcs - 1], tc_a[0 .. n_tcs - 1], tc_n[0 .. n_tcs - 1];
+    ensures tokens(n, kv_len, ct, n_tcs, tc_node, tc_a, tc_n); */
+static void split_tokens(int64_t n, const int64_t *kv_len, const int64_t *n_tc,
+                         const int64_t *first_tc, int64_t *tc_node, int64_t *tc_a, int64_t *tc_n)
+    /*@ ghost (int64_t ct, int64_t n_tcs, const int64_t *parent, const int64_t *q_len, int64_t total_kv) */
+{
+    /*@ loop invariant 0 <= u <= n && \let v = u; 0 <= \at(first_tc[v], Pre) <= n_tcs;
+        loop invariant \let v = u; tokens(n, kv_len, ct, \at(first_tc[v], Pre), tc_node, tc_a, tc_n);
+        loop assigns u, tc_node[0 .. n_tcs - 1], tc_a[0 .. n_tcs - 1], tc_n[0 .. n_tcs - 1];
+        loop variant n - u; */
+    for (int64_t u = 0; u < n; u++) {
+        int64_t len = kv_len[u], cnt = n_tc[u], base = first_tc[u];
+        //@ assert \let v = u; base == \at(first_tc[v], Pre) && cnt == \at(n_tc[v], Pre) && len == \at(kv_len[v], Pre);
+        //@ assert \let v = u + 1; \at(first_tc[v], Pre) == base + cnt && \at(first_tc[v], Pre) <= n_tcs;
+        //@ assert 0 <= cnt <= len <= INT32_MAX && cnt == tc_count(len, ct);
+        /*@ loop invariant 0 <= k <= cnt;
+            loop invariant tokens(n, kv_len, ct, base + k, tc_node, tc_a, tc_n);
+            loop assigns k, tc_node[0 .. n_tcs - 1], tc_a[0 .. n_tcs - 1], tc_n[0 .. n_tcs - 1];
+            loop variant cnt - k; */
+        for (int64_t k = 0; k < cnt; k++) {
+            tc_node[base + k] = u;
+            tc_bounds(len, cnt, k, &tc_a[base + k], &tc_n[base + k]) /*@ ghost (ct) */;
+        }
+    }
+}
+
+/* Pairs per token chunk: the queries below its node and its node's own queries at or after its
+ * first token; and its plan chunks, one per query slice. tc_pair[n_tcs] is the pair count,
+ * tc_chunk[n_tcs] the plan chunk count. Returns the pair count, or the running count that first
+ * reached INT32_MAX (the caller reports DEFT_ERR_OVERFLOW). */
+/*@ requires forest(n, parent, kv_len, q_len, total_kv) && 0 <= cq <= INT32_MAX && 0 <= tq < INT32_MAX;
+    requires 0 <= n_tcs && tokens(n, kv_len, ct, n_tcs, tc_node, tc_a, tc_n);
+    requires \forall integer i; 0 <= i < n ==> 0 <= sub[i] <= tq;
+    requires \valid_read(sub + (0 .. n - 1)) && \valid_read(tc_node + (0 .. n_tcs - 1)) &&
+             \valid_read(tc_a + (0 .. n_tcs - 1));
+    requires \valid(tc_pair + (0 .. n_tcs)) && \valid(tc_chunk + (0 .. n_tcs));
+    requires apart(tc_pair, n_tcs + 1, n, parent, kv_len, q_len) && apart(tc_chunk, n_tcs + 1, n, parent, kv_len, q_len);
+    requires \separated(tc_pair + (0 .. n_tcs), tc_chunk + (0 .. n_tcs), sub + (0 .. n - 1),
+                        tc_node + (0 .. n_tcs - 1), tc_a + (0 .. n_tcs - 1));
+    assigns tc_pair[0 .. n_tcs], tc_chunk[0 .. n_tcs];
+    ensures 0 <= \result <= 3 * INT32_MAX;
+    ensures \result < INT32_MAX ==>
+      pair_ranges(n_tcs, tc_pair, \result) && chunk_ranges(n_tcs, tc_pair, tc_chunk, \result); */
+static int64_t count_pairs(const int64_t *kv_len, const int64_t *q_len, int64_t cq,
+                           const int64_t *sub, int64_t n_tcs, const int64_t *tc_node,
+                           const int64_t *tc_a, int64_t *tc_pair, int64_t *tc_chunk)
+    /*@ ghost (int64_t n, const int64_t *parent, int64_t total_kv, int64_t ct, int64_t tq, const int64_t *tc_n) */
+{
+    int64_t pairs = 0, chunks = 0;
+    /*@ loop invariant 0 <= id <= n_tcs && 0 <= chunks <= pairs < INT32_MAX;
+        loop invariant \forall integer i; 0 <= i < n_tcs ==>
+          tc_node[i] == \at(tc_node[i], Pre) && tc_a[i] == \at(tc_a[i], Pre);
+        loop invariant id == 0 ==> pairs == 0 && chunks == 0;
+        loop invariant id > 0 ==> tc_pair[0] == 0 && tc_chunk[0] == 0;
+        loop invariant \forall integer i, j; 0 <= i <= j < id ==> 0 <= tc_pair[i] <= tc_pair[j] <= pairs;
+        loop invariant \forall integer i, j; 0 <= i < id && j == i + 1 && j < id ==>
+          (tc_pair[j] == tc_pair[i] ==> tc_chunk[j] == tc_chunk[i]) &&
+          (tc_pair[j] > tc_pair[i] ==> 1 <= tc_chunk[j] - tc_chunk[i] <= tc_pair[j] - tc_pair[i]);
+        loop invariant id > 0 ==>
+          (pairs == tc_pair[id - 1] ==> chunks == tc_chunk[id - 1]) &&
+          (pairs > tc_pair[id - 1] ==> 1 <= chunks - tc_chunk[id - 1] <= pairs - tc_pair[id - 1]);
+        loop assigns id, pairs, chunks, tc_pair[0 .. n_tcs - 1], tc_chunk[0 .. n_tcs - 1];
+        loop variant n_tcs - id; */
+    for (int64_t id = 0; id < n_tcs; id++) {
+        int64_t u = tc_node[id], a = tc_a[id];
+        //@ assert \let i = id; 0 <= u < n && 0 <= a <= kv_len[u] && u == \at(tc_node[i], Pre) && a == \at(tc_a[i], Pre);
+        //@ assert 0 <= sub[u] <= tq && 0 <= q_len[u] <= kv_len[u] <= INT32_MAX;
+        int64_t nq = sub[u] + own_from(kv_len[u], q_len[u], a), sl = n_slices(nq, cq);
+        tc_pair[id] = pairs;
+        tc_chunk[id] = chunks;
+        pairs += nq;
+        chunks += sl;
+        if (pairs >= INT32_MAX) return pairs;
+    }
+    /*@ assert \forall integer i, j; 0 <= i < n_tcs && j == i + 1 ==>
+          ((j < n_tcs ? tc_pair[j] : pairs) == tc_pair[i] ==> (j < n_tcs ? tc_chunk[j] : chunks) == tc_chunk[i]) &&
+          ((j < n_tcs ? tc_pair[j] : pairs) > tc_pair[i] ==>
+             1 <= (j < n_tcs ? tc_chunk[j] : chunks) - tc_chunk[i] <= (j < n_tcs ? tc_pair[j] : pairs) - tc_pair[i]); */
+    tc_pair[n_tcs] = pairs;
+    tc_chunk[n_tcs] = chunks;
+    return pairs;
+}
+
+/* One pair: the next free pair e of token chunk i (run-time check 2: there is one) gets query q
+ * seeing vis tokens, and reduction slot slot names it. Returns 0, or 1 if token chunk i was full. */
+/*@ requires 0 <= i < n_tcs && 0 <= q < qb <= INT32_MAX && 1 <= vis <= tc_n[i] && vis <= INT32_MAX;
+    requires 0 <= slot < pairs < INT32_MAX;
+    requires 0 <= lo <= slot && 0 <= lo2 && hi2 <= pairs && (slot < lo2 || hi2 <= slot);
+    requires RED_OK(rp, lo, slot, pairs) && RED_OK(rp, lo2, hi2, pairs);
+    requires pair_ranges(n_tcs, tc_pair, pairs);
+    requires FILL_BOUNDS(n_tcs, tc_pair, tc_fill) && FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, qb, pairs);
+    requires \valid_read(tc_pair + (0 .. n_tcs)) && \valid_read(tc_n + (0 .. n_tcs - 1)) &&
+             \valid(tc_fill + (0 .. n_tcs - 1)) && \valid(pq + (0 .. pairs - 1)) && \valid(pv + (0 .. pairs - 1)) &&
+             \valid(rp + (0 .. pairs - 1));
+    requires \separated(tc_fill + (0 .. n_tcs - 1), pq + (0 .. pairs - 1), pv + (0 .. pairs - 1), rp + (0 .. pairs - 1));
+    assigns tc_fill[0 .. n_tcs - 1], pq[0 .. pairs - 1], pv[0 .. pairs - 1], rp[lo .. pairs - 1];
+    ensures \result == 0 || \result == 1;
+    ensures \result == 0 ==> FILL_BOUNDS(n_tcs, tc_pair, tc_fill);
+    ensures \result == 0 ==> FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, qb, pairs);
+    ensures \result == 0 ==> RED_OK(rp, lo, slot + 1, pairs) && RED_OK(rp, lo2, hi2, pairs); */
+static int fill_one(int64_t i, int64_t q, int64_t vis, int64_t slot, const int64_t *tc_pair,
+                    int32_t *tc_fill, int32_t *pq, int32_t *pv, int32_t *rp)
+    /*@ ghost (int64_t n_tcs, int64_t pairs, const int64_t *tc_n, int64_t qb, int64_t lo, int64_t lo2, int64_t hi2) */
+{
+    int64_t f = tc_fill[i], first = tc_pair[i], end = tc_pair[i + 1];
+    if (f >= end - first) return 1;
+    int64_t e = first + f;
+    /*@ assert others: \forall integer i2, j2; 0 <= i2 < n_tcs && j2 == i2 + 1 && i2 != i ==>
+          tc_pair[j2] <= first || end <= tc_pair[i2]; */
+    /*@ assert unfilled: \forall integer i2, e2; 0 <= i2 < n_tcs && tc_pair[i2] <= e2 < tc_pair[i2] + tc_fill[i2] ==>
+          e2 != e; */
+    tc_fill[i] = (int32_t)(f + 1);
+    pq[e] = (int32_t)q;
+    pv[e] = (int32_t)vis;
+    rp[slot] = (int32_t)e;
+    /*@ assert \forall integer e2; 0 <= e2 < pairs && e2 != e ==>
+          pq[e2] == \at(pq[e2], Pre) && pv[e2] == \at(pv[e2], Pre); */
+    /*@ assert \forall integer i2; 0 <= i2 < n_tcs && i2 != i ==> tc_fill[i2] == \at(tc_fill[i2], Pre); */
+    return 0;
+}
+
+/* The pairs of query q, of node u at position pos: one in each of u's token chunks that start at
+ * or before pos (own of them, seeing up to pos) and one in every token chunk of every ancestor
+ * holding tokens (seeing all of it); and its reduction list, reduction slots red .. red +
+ * anc_tc[u] + own - 1: ancestor a's chunks after those of a's own ancestors (anc_tc[a]), so the
+ * list reads root first, then u's own chunks, in token order. Returns own, or -1 if a token chunk
+ * was full or the list would pass the pair count (run-time checks 2 and 3). */
+/*@ requires 0 <= u < n <= INT32_MAX && 0 <= q < tq < INT32_MAX && 0 <= red <= pairs < INT32_MAX && 0 <= n_tcs;
+    requires 0 <= pos <= INT32_MAX && \forall integer i; 0 <= i < n ==> n_tc[i] <= INT32_MAX;
+    requires sized(n, kv_len, n_tc) && links(n, n_tc, anc_tc, up);
+    requires \forall integer i; 0 <= i < n ==> 0 <= first_tc[i] && first_tc[i] + n_tc[i] <= n_tcs;
+    requires tokens(n, kv_len, ct, n_tcs, tc_node, tc_a, tc_n) && ct <= INT32_MAX;
+    requires pair_ranges(n_tcs, tc_pair, pairs);
+    requires FILL_BOUNDS(n_tcs, tc_pair, tc_fill) && FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, q + 1, pairs);
+    requires \valid_read(n_tc + (0 .. n - 1)) && \valid_read(first_tc + (0 .. n - 1)) &&
+             \valid_read(anc_tc + (0 .. n - 1)) && \valid_read(up + (0 .. n - 1)) &&
+             \valid_read(tc_a + (0 .. n_tcs - 1)) && \valid_read(tc_n + (0 .. n_tcs - 1)) &&
+             \valid_read(tc_pair + (0 .. n_tcs));
+    requires \valid(tc_fill + (0 .. n_tcs - 1)) && \valid(pq + (0 .. pairs - 1)) && \valid(pv + (0 .. pairs - 1)) &&
+             \valid(rp + (0 .. pairs - 1));
+    requires \separated(tc_fill + (0 .. n_tcs - 1), pq + (0 .. pairs - 1), pv + (0 .. pairs - 1), rp + (0 .. pairs - 1));
+    assigns tc_fill[0 .. n_tcs - 1], pq[0 .. pairs - 1], pv[0 .. pairs - 1], rp[red .. pairs - 1];
+    ensures -1 <= \result <= n_tc[u];
+    ensures \result >= 0 ==> red + anc_tc[u] + \result <= pairs;
+    ensures \result >= 0 ==> FILL_BOUNDS(n_tcs, tc_pair, tc_fill);
+    ensures \result >= 0 ==> FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, q + 1, pairs);
+    ensures \result >= 0 ==> RED_OK(rp, red, red + anc_tc[u] + \result, pairs); */
+static int64_t fill_query(int64_t u, int64_t pos, int64_t q, int64_t red, int64_t pairs,
+                          const int64_t *n_tc, const int64_t *first_tc, const int64_t *anc_tc,
+                          const int64_t *up, const int64_t *tc_a, const int64_t *tc_n,
+                          const int64_t *tc_pair, int32_t *tc_fill, int32_t *pq, int32_t *pv,
+                          int32_t *rp)
+    /*@ ghost (int64_t n, const int64_t *kv_len, int64_t ct, int64_t tq, int64_t n_tcs, const int64_t *tc_node) */
+{
+    int64_t anc = anc_tc[u], cnt = n_tc[u], base = first_tc[u], own = 0;
+    if (red + anc + cnt > pairs) return -1;
+    /*@ loop invariant 0 <= k <= cnt && own == k;
+        loop invariant FILL_BOUNDS(n_tcs, tc_pair, tc_fill) && FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, q + 1, pairs);
+        loop invariant RED_OK(rp, red + anc, red + anc + own, pairs);
+        loop assigns k, own, tc_fill[0 .. n_tcs - 1], pq[0 .. pairs - 1], pv[0 .. pairs - 1], rp[red .. pairs - 1];
+        loop variant cnt - k; */
+    for (int64_t k = 0; k < cnt; k++) {
+        int64_t id = base + k, a = tc_a[id], len = tc_n[id];
+        //@ assert 0 <= id < n_tcs && 0 <= a && 1 <= len <= INT32_MAX && red + anc + own < pairs;
+        if (a > pos) break;
+        if (fill_one(id, q, pos - a + 1 < len ? pos - a + 1 : len, red + anc + own, tc_pair, tc_fill, pq,
+                     pv, rp) /*@ ghost (n_tcs, pairs, tc_n, q + 1, red + anc, 0, 0) */)
+            return -1;
+        own++;
+    }
+    /*@ loop invariant -1 <= a < u && (a >= 0 ==> anc_tc[a] + n_tc[a] <= anc);
+        loop invariant FILL_BOUNDS(n_tcs, tc_pair, tc_fill) && FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, q + 1, pairs);
+        loop invariant RED_OK(rp, red + (a < 0 ? 0 : anc_tc[a] + n_tc[a]), red + anc + own, pairs);
+        loop assigns a, tc_fill[0 .. n_tcs - 1], pq[0 .. pairs - 1], pv[0 .. pairs - 1], rp[red .. pairs - 1];
+        loop variant a; */
+    for (int64_t a = up[u]; a >= 0; a = up[a]) {
+        int64_t acnt = n_tc[a], abase = first_tc[a], aanc = anc_tc[a];
+        //@ assert 0 <= aanc && aanc + acnt <= anc && 0 <= abase && abase + acnt <= n_tcs;
+        //@ assert up[a] >= 0 ==> anc_tc[up[a]] + n_tc[up[a]] == aanc && up[a] < a;
+        /*@ loop invariant 0 <= k <= acnt;
+            loop invariant FILL_BOUNDS(n_tcs, tc_pair, tc_fill) && FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, q + 1, pairs);
+            loop invariant RED_OK(rp, red + aanc, red + aanc + k, pairs) && RED_OK(rp, red + aanc + acnt, red + anc + own, pairs);
+            loop assigns k, tc_fill[0 .. n_tcs - 1], pq[0 .. pairs - 1], pv[0 .. pairs - 1], rp[red .. pairs - 1];
+            loop variant acnt - k; */
+        for (int64_t k = 0; k < acnt; k++) {
+            //@ assert 1 <= tc_n[abase + k] <= INT32_MAX && red <= red + aanc + k < pairs && 0 <= abase + k < n_tcs;
+            if (fill_one(abase + k, q, tc_n[abase + k], red + aanc + k, tc_pair, tc_fill, pq, pv,
+                         rp) /*@ ghost (n_tcs, pairs, tc_n, q + 1, red + aanc, red + aanc + acnt, red + anc + own) */)
+                return -1;
+        }
+    }
+    return own;
+}
+
+/* A step of a prefix sum: sum(a, u + 1) = sum(a, u) + a[u], and it stays below a bound of all
+ * prefix sums. */
+/*@ ghost
+  /@ requires 0 <= u < n && \valid_read(a + (0 .. n - 1));
+     requires \forall integer i; 0 <= i <= n ==> deft_sum(a, i) <= b;
+     assigns \nothing;
+     ensures deft_sum(a, u + 1) == deft_sum(a, u) + a[u] <= b; @/
+  static void sum_step(const int64_t *a, int64_t n, int64_t u, int64_t b)
+  {
+  }
+*/
+
+/* Fills the pairs and the reduction map query by query, ascending, so every chunk's list comes out
+ * in ascending query order (fill_query). Returns 0; 1 if a run-time check of fill_query failed;
+ * 2 if in the end a token chunk is not full or the reduction lists do not add up to the pair count
+ * (run-time check 4). */
+/*@ requires 0 <= n <= INT32_MAX && 0 <= tq < INT32_MAX && 0 <= pairs < INT32_MAX && 0 <= n_tcs && 1 <= ct <= INT32_MAX;
+    requires \valid_read(kv_len + (0 .. n - 1)) && \valid_read(q_len + (0 .. n - 1));
+    requires \forall integer i; 0 <= i < n ==> 0 <= q_len[i] <= kv_len[i] <= INT32_MAX && n_tc[i] <= INT32_MAX;
+    requires tq == deft_sum(q_len, n) && \forall integer i; 0 <= i <= n ==> deft_sum(q_len, i) <= tq;
+    requires sized(n, kv_len, n_tc) && links(n, n_tc, anc_tc, up);
+    requires \forall integer i; 0 <= i < n ==> 0 <= first_tc[i] && first_tc[i] + n_tc[i] <= n_tcs;
+    requires tokens(n, kv_len, ct, n_tcs, tc_node, tc_a, tc_n) && pair_ranges(n_tcs, tc_pair, pairs);
+    requires \valid_read(n_tc + (0 .. n - 1)) && \valid_read(first_tc + (0 .. n - 1)) &&
+             \valid_read(anc_tc + (0 .. n - 1)) && \valid_read(up + (0 .. n - 1)) &&
+             \valid_read(tc_a + (0 .. n_tcs - 1)) && \valid_read(tc_n + (0 .. n_tcs - 1)) &&
+             \valid_read(tc_pair + (0 .. n_tcs));
+    requires \valid(tc_fill + (0 .. n_tcs - 1)) && \valid(pq + (0 .. pairs - 1)) && \valid(pv + (0 .. pairs - 1)) &&
+             \valid(rs + (0 .. tq)) && \valid(rp + (0 .. pairs - 1));
+    requires \separated(tc_fill + (0 .. n_tcs - 1), pq + (0 .. pairs - 1), pv + (0 .. pairs - 1), rs + (0 .. tq),
+                        rp + (0 .. pairs - 1));
+    requires \forall integer i; 0 <= i < n_tcs ==> tc_fill[i] == 0;
+    assigns tc_fill[0 .. n_tcs - 1], pq[0 .. pairs - 1], pv[0 .. pairs - 1], rs[0 .. tq], rp[0 .. pairs - 1];
+    ensures 0 <= \result <= 2;
+    ensures \result == 0 ==> FILLED(n_tcs, tc_pair, tc_n, pq, pv, tq);
+    ensures \result == 0 ==> REDUCED(rs, rp, tq, pairs); */
+static int fill_pairs(int64_t n, const int64_t *kv_len, const int64_t *q_len, int64_t tq,
+                      int64_t pairs, const int64_t *n_tc, const int64_t *first_tc,
+                      const int64_t *anc_tc, const int64_t *up, const int64_t *tc_a,
+                      const int64_t *tc_n, const int64_t *tc_pair, int64_t n_tcs, int32_t *tc_fill,
+                      int32_t *pq, int32_t *pv, int32_t *rs, int32_t *rp)
+    /*@ ghost (int64_t ct, const int64_t *tc_node) */
+{
+    int64_t q = 0, red = 0;
+    /*@ loop invariant 0 <= u <= n && q == deft_sum(q_len, u) && 0 <= q <= tq && 0 <= red <= pairs;
+        loop invariant q == 0 ==> red == 0;
+        loop invariant FILL_BOUNDS(n_tcs, tc_pair, tc_fill) && FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, q, pairs);
+        loop invariant RED_OK(rp, 0, red, pairs);
+        loop invariant (q > 0 ==> rs[0] == 0) && (\forall integer i; 0 <= i < q ==> 0 <= rs[i] <= red) &&
+                       (\forall integer i; 0 <= i && i + 1 < q ==> rs[i] <= rs[i + 1]);
+        loop assigns u, q, red, tc_fill[0 .. n_tcs - 1], pq[0 .. pairs - 1], pv[0 .. pairs - 1], rs[0 .. tq],
+                     rp[0 .. pairs - 1];
+        loop variant n - u; */
+    for (int64_t u = 0; u < n; u++) {
+        int64_t len = kv_len[u], nq = q_len[u];
+        //@ ghost sum_step(q_len, n, u, tq);
+        /*@ loop invariant 0 <= j <= nq && q == deft_sum(q_len, u) + j && 0 <= red <= pairs;
+            loop invariant q == 0 ==> red == 0;
+            loop invariant FILL_BOUNDS(n_tcs, tc_pair, tc_fill) && FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, q, pairs);
+            loop invariant RED_OK(rp, 0, red, pairs);
+            loop invariant (q > 0 ==> rs[0] == 0) && (\forall integer i; 0 <= i < q ==> 0 <= rs[i] <= red) &&
+                           (\forall integer i; 0 <= i && i + 1 < q ==> rs[i] <= rs[i + 1]);
+            loop assigns j, q, red, tc_fill[0 .. n_tcs - 1], pq[0 .. pairs - 1], pv[0 .. pairs - 1], rs[0 .. tq],
+                         rp[0 .. pairs - 1];
+            loop variant nq - j; */
+        for (int64_t j = 0; j < nq; j++, q++) {
+            int64_t own = fill_query(u, len - nq + j, q, red, pairs, n_tc, first_tc, anc_tc, up, tc_a, tc_n,
+                                     tc_pair, tc_fill, pq, pv, rp) /*@ ghost (n, kv_len, ct, tq, n_tcs, tc_node) */;
+            if (own < 0) return 1;
+            //@ assert RED_OK(rp, 0, red + anc_tc[u] + own, pairs);
+            //@ assert \forall integer i; 0 <= i < q ==> rs[i] == \at(rs[i], LoopCurrent);
+            rs[q] = (int32_t)red;
+            red += anc_tc[u] + own;
+        }
+    }
+    rs[tq] = (int32_t)red;
+    if (red != pairs) return 2;
+    /*@ loop invariant 0 <= i <= n_tcs;
+        loop invariant \forall integer i1, j1; 0 <= i1 < i && j1 == i1 + 1 ==> tc_fill[i1] == tc_pair[j1] - tc_pair[i1];
+        loop assigns i;
+        loop variant n_tcs - i; */
+    for (int64_t i = 0; i < n_tcs; i++)
+        if (tc_fill[i] != tc_pair[i + 1] - tc_pair[i]) return 2;
+    return 0;
+}
+
+/* The plan chunks of one token chunk with queries: sl query slices of its nq pairs, from pair
+ * first, each a record (node u, tokens a .. a + len - 1, KV rows row ..) starting at chunk c0. */
+/*@ requires 0 <= u <= INT32_MAX && 0 <= a && 1 <= len && a + len <= INT32_MAX && 0 <= row && row + len <= INT32_MAX;
+    requires 0 <= first && first + nq <= INT32_MAX && 1 <= sl <= nq;
+    requires 0 <= c0 && c0 + sl <= chunks;
+    requires \valid(cn + (0 .. chunks - 1)) && \valid(cts + (0 .. chunks - 1)) && \valid(ckr + (0 .. chunks - 1)) &&
+             \valid(cl + (0 .. chunks - 1)) && \valid(ps + (0 .. chunks - 1));
+    requires \separated(cn + (0 .. chunks - 1), cts + (0 .. chunks - 1), ckr + (0 .. chunks - 1),
+                        cl + (0 .. chunks - 1), ps + (0 .. chunks - 1));
+    assigns cn[c0 .. c0 + sl - 1], cts[c0 .. c0 + sl - 1], ckr[c0 .. c0 + sl - 1], cl[c0 .. c0 + sl - 1],
+            ps[c0 .. c0 + sl - 1];
+    ensures \forall integer c; c0 <= c < c0 + sl ==> cn[c] == u && cts[c] == a && ckr[c] == row && cl[c] == len;
+    ensures ps[c0] == first && \forall integer c; c0 <= c < c0 + sl ==> first <= ps[c] <= first + nq;
+    ensures \forall integer c, c1; c0 <= c && c1 == c + 1 && c1 < c0 + sl ==> ps[c] <= ps[c1]; */
+static void emit_slices(int64_t u, int64_t a, int64_t len, int64_t row, int64_t first, int64_t nq,
+                        int64_t sl, int64_t c0, int32_t *cn, int32_t *cts, int32_t *ckr, int32_t *cl,
+                        int32_t *ps) /*@ ghost (int64_t chunks) */
+{
+    /*@ ghost int64_t prev = 0; */
+    /*@ loop invariant 0 <= x <= sl && 0 <= prev <= nq && (x == 0 ==> prev == 0) && (x > 0 ==> prev == sstart(nq, sl, x - 1));
+        loop invariant \forall integer c; c0 <= c < c0 + x ==> cn[c] == u && cts[c] == a && ckr[c] == row && cl[c] == len;
+        loop invariant x > 0 ==> ps[c0] == first && ps[c0 + x - 1] == first + prev;
+        loop invariant \forall integer c; c0 <= c < c0 + x ==> first <= ps[c] <= first + nq;
+        loop invariant \forall integer c, c1; c0 <= c && c1 == c + 1 && c1 < c0 + x ==> ps[c] <= ps[c1];
+        loop assigns x, prev, cn[c0 .. c0 + sl - 1], cts[c0 .. c0 + sl - 1], ckr[c0 .. c0 + sl - 1],
+                     cl[c0 .. c0 + sl - 1], ps[c0 .. c0 + sl - 1];
+        loop variant sl - x; */
+    for (int64_t x = 0; x < sl; x++) {
+        int64_t c = c0 + x, start = slice_start(nq, sl, x) /*@ ghost (prev) */;
+        cn[c] = (int32_t)u;
+        cts[c] = (int32_t)a;
+        ckr[c] = (int32_t)row;
+        cl[c] = (int32_t)len;
+        ps[c] = (int32_t)(first + start);
+        /*@ ghost prev = start; */
+    }
+}
+
+/* Chunk records: each token chunk with readers, split into even query slices (emit_slices); the
+ * largest chunk's tokens and pairs. */
+/*@ requires 0 <= n <= INT32_MAX && 0 <= total_kv <= INT32_MAX && 1 <= ct <= INT32_MAX && 0 <= tq;
+    requires 0 <= n_tcs && 0 <= chunks <= pairs < INT32_MAX;
+    requires \valid_read(kv_len + (0 .. n - 1)) && \valid_read(off + (0 .. n - 1));
+    requires \forall integer i; 0 <= i < n ==> 0 <= off[i] && off[i] + kv_len[i] <= total_kv;
+    requires tokens(n, kv_len, ct, n_tcs, tc_node, tc_a, tc_n);
+    requires pair_ranges(n_tcs, tc_pair, pairs) && chunk_ranges(n_tcs, tc_pair, tc_chunk, pairs) && tc_chunk[n_tcs] == chunks;
+    requires FILLED(n_tcs, tc_pair, tc_n, pq, pv, tq);
+    requires \valid_read(tc_node + (0 .. n_tcs - 1)) && \valid_read(tc_a + (0 .. n_tcs - 1)) &&
+             \valid_read(tc_n + (0 .. n_tcs - 1)) && \valid_read(tc_pair + (0 .. n_tcs)) &&
+             \valid_read(tc_chunk + (0 .. n_tcs)) && \valid_read(pq + (0 .. pairs - 1)) && \valid_read(pv + (0 .. pairs - 1));
+    requires \valid(cn + (0 .. chunks - 1)) && \valid(cts + (0 .. chunks - 1)) && \valid(ckr + (0 .. chunks - 1)) &&
+             \valid(cl + (0 .. chunks - 1)) && \valid(ps + (0 .. chunks)) && \valid(max_len) && \valid(max_pairs);
+    requires \separated(cn + (0 .. chunks - 1), cts + (0 .. chunks - 1), ckr + (0 .. chunks - 1),
+                        cl + (0 .. chunks - 1), ps + (0 .. chunks), max_len, max_pairs,
+                        pq + (0 .. pairs - 1), pv + (0 .. pairs - 1));
+    assigns cn[0 .. chunks - 1], cts[0 .. chunks - 1], ckr[0 .. chunks - 1], cl[0 .. chunks - 1], ps[0 .. chunks],
+            *max_len, *max_pairs;
+    ensures RECORDS(n, kv_len, total_kv, ct, chunks, cn, cts, ckr, cl);
+    ensures CHUNKED(tq, chunks, pairs, cl, ps, pq, pv); */
+static void fill_chunks(const int64_t *off, const int64_t *tc_node, const int64_t *tc_a,
+                        const int64_t *tc_n, const int64_t *tc_pair, const int64_t *tc_chunk,
+                        int64_t n_tcs, int64_t chunks, int64_t pairs, int32_t *cn, int32_t *cts,
+                        int32_t *ckr, int32_t *cl, int32_t *ps, int32_t *max_len, int32_t *max_pairs)
+    /*@ ghost (int64_t n, const int64_t *kv_len, int64_t total_kv, int64_t ct, int64_t tq, const int32_t *pq, const int32_t *pv) */
+{
+    int64_t c = 0, top_len = 0, top_pairs = 0;
+    /*@ loop invariant 0 <= id <= n_tcs && c == tc_chunk[id] && 0 <= c <= chunks;
+        loop invariant 0 <= top_len <= ct && 0 <= top_pairs <= pairs;
+        loop invariant RECORDS(n, kv_len, total_kv, ct, c, cn, cts, ckr, cl);
+        loop invariant c > 0 ==> ps[0] == 0;
+        loop invariant c == 0 ==> tc_pair[id] == 0;
+        loop invariant \forall integer c1; 0 <= c1 < c ==> 0 <= ps[c1] <= tc_pair[id];
+        loop invariant \forall integer c1, c2; 0 <= c1 && c2 == c1 + 1 && c2 < c ==> ps[c1] <= ps[c2];
+        loop invariant \forall integer c1, c2, e; 0 <= c1 && c2 == c1 + 1 && c2 < c && ps[c1] <= e < ps[c2] ==>
+          1 <= pv[e] <= cl[c1];
+        loop invariant c > 0 ==> \forall integer e; ps[c - 1] <= e < tc_pair[id] ==> 1 <= pv[e] <= cl[c - 1];
+        loop invariant \forall integer e; 0 <= e < tc_pair[id] ==> 0 <= pq[e] < tq;
+        loop assigns id, c, top_len, top_pairs, cn[0 .. chunks - 1], cts[0 .. chunks - 1], ckr[0 .. chunks - 1],
+                     cl[0 .. chunks - 1], ps[0 .. chunks - 1];
+        loop variant n_tcs - id; */
+    for (int64_t id = 0; id < n_tcs; id++) {
+        int64_t u = tc_node[id], a = tc_a[id], len = tc_n[id];
+        int64_t first = tc_pair[id], nq = tc_pair[id + 1] - first, sl = tc_chunk[id + 1] - tc_chunk[id];
+        if (sl && len > top_len) top_len = len;
+        if (sl && slice_max(nq, sl) > top_pairs) top_pairs = slice_max(nq, sl);
+        if (sl) emit_slices(u, a, len, off[u] + a, first, nq, sl, c, cn, cts, ckr, cl, ps) /*@ ghost (chunks) */;
+        c += sl;
+    }
+    ps[chunks] = (int32_t)pairs;
+    *max_len = (int32_t)top_len;
+    *max_pairs = (int32_t)top_pairs;
+}
+
+/* Carves the plan's arrays out of one int32 block, in the order the header declares them. */
+/*@ requires \valid(pl) && 0 <= chunks <= pairs < INT32_MAX && 0 <= queries < INT32_MAX;
+    requires d == \null || (\valid(d) && \separated(d, pl));
+    requires \valid_read(t) && \separated(pl, t) &&
+             (t->n_nodes > 0 ==> \separated(pl, t->parent + (0 .. t->n_nodes - 1), t->kv_len + (0 .. t->n_nodes - 1),
+                                            t->q_len + (0 .. t->n_nodes - 1)) &&
+                (t->kv_offset == \null || \separated(pl, t->kv_offset + (0 .. t->n_nodes - 1))));
+    assigns pl->words, pl->n_words, pl->chunk_node, pl->chunk_tok_start, pl->chunk_kv_row, pl->chunk_len,
+            pl->pair_start, pl->pair_query, pl->pair_visible, pl->red_start, pl->red_pair, *d, __fc_heap_status;
+    ensures \result == DEFT_OK || \result == DEFT_ERR_NO_MEMORY;
+    ensures \result == DEFT_OK ==>
+      fresh32(pl->words, 5 * chunks + 3 * pairs + queries + 2, t, pl, d, b1, m1, b2, m2, b3, m3, f, mf) &&
+      pl->n_words == 5 * chunks + 3 * pairs + queries + 2 &&
+      pl->chunk_node == pl->words && pl->chunk_tok_start == pl->words + chunks &&
+      pl->chunk_kv_row == pl->words + 2 * chunks && pl->chunk_len == pl->words + 3 * chunks &&
+      pl->pair_start == pl->words + 4 * chunks && pl->pair_query == pl->words + 5 * chunks + 1 &&
+      pl->pair_visible == pl->words + 5 * chunks + 1 + pairs &&
+      pl->red_start == pl->words + 5 * chunks + 1 + 2 * pairs &&
+      pl->red_pair == pl->words + 5 * chunks + 2 + 2 * pairs + queries; */
 static deft_status plan_alloc(deft_plan *pl, int64_t chunks, int64_t pairs, int64_t queries,
-                              deft_diag *diag)
+                              deft_diag *d) /*@ ghost (const deft_tree *t, int64_t *b1, int64_t m1,
+                              int64_t *b2, int64_t m2, int64_t *b3, int64_t m3, int32_t *f, int64_t mf) */
 {
     int64_t words = 4 * chunks + (chunks + 1) + 2 * pairs + (queries + 1) + pairs;
-    pl->words = malloc((size_t)words * sizeof(int32_t));
-    if (!pl->words) {
-        deft_diag_set(diag, DEFT_ERR_NO_MEMORY, -1, "plan: out of memory (%lld words)", (long long)words);
-        return DEFT_ERR_NO_MEMORY;
-    }
+    int32_t *w = alloc32(words) /*@ ghost (t, pl, d, b1, m1, b2, m2, b3, m3, f, mf) */;
+    pl->words = w;
+    if (!w) return words_oom(d, words);
     pl->n_words = (size_t)words;
-    int32_t *w = pl->words;
     pl->chunk_node = w, w += chunks;
     pl->chunk_tok_start = w, w += chunks;
     pl->chunk_kv_row = w, w += chunks;
@@ -93,29 +838,144 @@ static deft_status plan_alloc(deft_plan *pl, int64_t chunks, int64_t pairs, int6
     return DEFT_OK;
 }
 
-/* Per-node counts: offsets, queries below, token chunks, ancestors' token chunks, skip links. */
-static deft_status count_nodes(const deft_tree *t, int64_t ct, scratch *s, int64_t *n_tc_total)
+/* deft_tree_validate, and its verdict on the tree before the call carried to the state after it:
+ * the call writes only *diag, so each prefix sum is unchanged (a ghost induction shows it). */
+/*@ requires diag == \null || \valid(diag);
+    requires t == \null || (deft_tree_readable(t) && deft_diag_apart(diag, t));
+    assigns *diag, __fc_heap_status;
+    ensures \result == DEFT_OK || \result == DEFT_ERR_NULL || \result == DEFT_ERR_NODE_COUNT ||
+            \result == DEFT_ERR_BAD_PARENT || \result == DEFT_ERR_NEGATIVE_LEN ||
+            \result == DEFT_ERR_QLEN_GT_KVLEN || \result == DEFT_ERR_OVERFLOW ||
+            \result == DEFT_ERR_KV_RANGE || \result == DEFT_ERR_KV_OVERLAP ||
+            \result == DEFT_ERR_NO_MEMORY;
+    ensures \result == DEFT_OK ==> \old(deft_tree_valid(t)) && deft_tree_valid(t) && deft_tree_shape(t);
+    ensures \result == DEFT_OK ==>
+      \forall integer i; 0 <= i <= t->n_nodes ==> deft_sum(t->q_len, i) == \old(deft_sum(t->q_len, i)); */
+static deft_status validate_tree(const deft_tree *t, deft_diag *diag)
 {
-    int64_t n = t->n_nodes;
-    if (!(s->off = alloc64(n)) || !(s->sub = alloc64(n)) || !(s->n_tc = alloc64(n)) ||
-        !(s->first_tc = alloc64(n)) || !(s->anc_tc = alloc64(n)) || !(s->up = alloc64(n)))
-        return DEFT_ERR_NO_MEMORY;
-    deft_tree_offsets(t, s->off);
-    for (int64_t i = n - 1; i >= 0; i--)
-        if (t->parent[i] >= 0) s->sub[t->parent[i]] += s->sub[i] + t->q_len[i];
-    int64_t total = 0;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t p = t->parent[i];
-        s->n_tc[i] = (t->kv_len[i] + ct - 1) / ct;
-        s->first_tc[i] = total;
-        total += s->n_tc[i];
-        s->anc_tc[i] = p < 0 ? 0 : s->anc_tc[p] + s->n_tc[p];
-        s->up[i] = p < 0 ? -1 : (t->kv_len[p] > 0 ? p : s->up[p]);
-    }
-    *n_tc_total = total;
-    return DEFT_OK;
+    deft_status st = deft_tree_validate(t, diag);
+    if (st != DEFT_OK) return st;
+    /*@ ghost
+      /@ loop invariant 0 <= i <= t->n_nodes;
+         loop invariant \forall integer j; 0 <= j <= i ==>
+           deft_sum(t->kv_len, j) == \at(deft_sum(t->kv_len, j), Pre) &&
+           deft_sum(t->q_len, j) == \at(deft_sum(t->q_len, j), Pre);
+         loop assigns i;
+         loop variant t->n_nodes - i; @/
+      for (int64_t i = 0; i < t->n_nodes; i++) ;
+    */
+    return st;
 }
 
+/* Prefix sums of a non-negative array ascend: each is at most the last. */
+/*@ ghost
+  /@ requires 0 <= n && \valid_read(a + (0 .. n - 1)) && \forall integer i; 0 <= i < n ==> a[i] >= 0;
+     assigns \nothing;
+     ensures \forall integer i; 0 <= i <= n ==> 0 <= deft_sum(a, i) <= deft_sum(a, n); @/
+  static void sum_mono(const int64_t *a, int64_t n)
+  {
+    /@ loop invariant 0 <= k <= n && \forall integer i; 0 <= i <= k ==> 0 <= deft_sum(a, i) <= deft_sum(a, k);
+       loop assigns k;
+       loop variant n - k; @/
+    for (int64_t k = 0; k < n; k++) ;
+  }
+*/
+
+/* The builder proper, on a validated tree of int32 sizes with tq queries. */
+/*@ requires tree_ok(t) && deft_tree_valid(t) && tq == deft_sum(t->q_len, t->n_nodes) && 0 <= tq < INT32_MAX;
+    requires 1 <= ct <= INT32_MAX && 0 <= cq <= INT32_MAX;
+    requires \valid(plan) && \separated(plan, t) &&
+             (t->n_nodes > 0 ==> \separated(plan, t->parent + (0 .. t->n_nodes - 1), t->kv_len + (0 .. t->n_nodes - 1),
+                                           t->q_len + (0 .. t->n_nodes - 1)));
+    requires deft_diag_apart(diag, t) && (diag == \null || \separated(diag, plan));
+    ensures \result == DEFT_OK || \result == DEFT_ERR_NO_MEMORY || \result == DEFT_ERR_OVERFLOW ||
+            \result == DEFT_ERR_INTERNAL;
+    ensures \result == DEFT_OK ==> plan_ok(plan, t) && plan->n_queries == tq; */
+static deft_status build(const deft_tree *t, int64_t ct, int64_t cq, int64_t tq, deft_plan *plan,
+                         deft_diag *diag)
+{
+    int64_t n = t->n_nodes;
+    const int64_t *parent = t->parent, *kv_len = t->kv_len, *q_len = t->q_len;
+    //@ ghost sum_mono(q_len, n);
+    int64_t *nodes = alloc64(6 * n + 1) /*@ ghost (t, plan, diag, NULL, 0, NULL, 0, NULL, 0) */;
+    if (!nodes) return out_of_memory(diag);
+    int64_t *off = nodes, *sub = nodes + n, *n_tc = nodes + 2 * n, *anc_tc = nodes + 3 * n;
+    int64_t *up = nodes + 4 * n, *first_tc = nodes + 5 * n;
+    deft_tree_offsets(t, off);
+    int64_t n_tcs = count_chunks(n, kv_len, ct, n_tc, first_tc) /*@ ghost (parent, q_len, t->total_kv) */;
+    if (n_tcs > INT32_MAX) {
+        release64(nodes);
+        return too_big(diag, "token chunk count", n_tcs);
+    }
+    int64_t *tcs = alloc64(5 * n_tcs + 2) /*@ ghost (t, plan, diag, nodes, 6 * n + 1, NULL, 0, NULL, 0) */;
+    int32_t *tc_fill = NULL;
+    if (tcs) tc_fill = zalloc32(n_tcs) /*@ ghost (t, plan, diag, nodes, 6 * n + 1, tcs, 5 * n_tcs + 2, NULL, 0) */;
+    if (!tc_fill) {
+        release64(tcs);
+        release64(nodes);
+        return out_of_memory(diag);
+    }
+    int64_t *tc_node = tcs, *tc_a = tcs + n_tcs, *tc_n = tcs + 2 * n_tcs, *tc_pair = tcs + 3 * n_tcs;
+    int64_t *tc_chunk = tcs + 4 * n_tcs + 1;
+    split_tokens(n, kv_len, n_tc, first_tc, tc_node, tc_a, tc_n) /*@ ghost (ct, n_tcs, parent, q_len, t->total_kv) */;
+    deft_status st = DEFT_OK;
+    if (count_below(n, parent, q_len, tq, sub) /*@ ghost (kv_len, t->total_kv) */ != 0) {
+        st = broken(diag, "the queries below a node exceed the query count");
+        goto done;
+    }
+    count_links(n, parent, kv_len, n_tc, anc_tc, up) /*@ ghost (q_len, t->total_kv) */;
+    int64_t pairs = count_pairs(kv_len, q_len, cq, sub, n_tcs, tc_node, tc_a, tc_pair, tc_chunk)
+        /*@ ghost (n, parent, t->total_kv, ct, tq, tc_n) */;
+    if (pairs >= INT32_MAX) {
+        st = too_big(diag, "(chunk, query) pair count", pairs);
+        goto done;
+    }
+    int64_t chunks = tc_chunk[n_tcs];
+    st = plan_alloc(plan, chunks, pairs, tq, diag)
+        /*@ ghost (t, nodes, 6 * n + 1, tcs, 5 * n_tcs + 2, NULL, 0, tc_fill, n_tcs) */;
+    if (st != DEFT_OK) goto done;
+    plan->n_nodes = (int32_t)n;
+    plan->n_chunks = (int32_t)chunks;
+    plan->n_pairs = (int32_t)pairs;
+    plan->n_queries = (int32_t)tq;
+    plan->chunk_tokens = (int32_t)ct;
+    plan->chunk_queries = (int32_t)cq;
+    /*@ ghost
+      /@ loop invariant 0 <= i <= n;
+         loop invariant \forall integer j; 0 <= j <= i ==> deft_sum(q_len, j) == \at(deft_sum(t->q_len, j), Pre);
+         loop assigns i;
+         loop variant n - i; @/
+      for (int64_t i = 0; i < n; i++) ;
+    */
+    if (fill_pairs(n, kv_len, q_len, tq, pairs, n_tc, first_tc, anc_tc, up, tc_a, tc_n, tc_pair, n_tcs,
+                   tc_fill, plan->pair_query, plan->pair_visible, plan->red_start, plan->red_pair)
+        /*@ ghost (ct, tc_node) */ != 0) {
+        release32(plan->words);
+        *plan = (deft_plan){0};
+        st = broken(diag, "a token chunk's pairs or the reduction lists do not add up");
+        goto done;
+    }
+    fill_chunks(off, tc_node, tc_a, tc_n, tc_pair, tc_chunk, n_tcs, chunks, pairs, plan->chunk_node,
+                plan->chunk_tok_start, plan->chunk_kv_row, plan->chunk_len, plan->pair_start,
+                &plan->max_chunk_len, &plan->max_chunk_pairs)
+        /*@ ghost (n, kv_len, t->total_kv, ct, tq, plan->pair_query, plan->pair_visible) */;
+done:
+    release32(tc_fill);
+    release64(tcs);
+    release64(nodes);
+    return st;
+}
+
+/*@ requires plan == \null || \valid(plan);
+    requires diag == \null || \valid(diag);
+    requires t == \null || (deft_tree_readable(t) && deft_diag_apart(diag, t));
+    requires opt == \null || \valid_read(opt);
+    requires plan != \null && t != \null ==> \separated(plan, t) &&
+      (t->n_nodes > 0 ==> \separated(plan, t->parent + (0 .. t->n_nodes - 1), t->kv_len + (0 .. t->n_nodes - 1),
+                                     t->q_len + (0 .. t->n_nodes - 1)));
+    requires plan != \null && diag != \null ==> \separated(plan, diag);
+    ensures \result == DEFT_OK ==> \old(deft_tree_valid(t)) && plan_ok(plan, t) &&
+      plan->n_queries == \old(deft_sum(t->q_len, t->n_nodes)); */
 deft_status deft_plan_build(const deft_tree *t, const deft_options *opt, deft_plan *plan,
                             deft_diag *diag)
 {
@@ -123,8 +983,8 @@ deft_status deft_plan_build(const deft_tree *t, const deft_options *opt, deft_pl
         deft_diag_set(diag, DEFT_ERR_NULL, -1, "plan: plan is NULL");
         return DEFT_ERR_NULL;
     }
-    memset(plan, 0, sizeof *plan);
-    deft_status st = deft_tree_validate(t, diag);
+    *plan = (deft_plan){0};
+    deft_status st = validate_tree(t, diag);
     if (st != DEFT_OK) return st;
     int64_t ct = opt && opt->chunk_tokens ? opt->chunk_tokens : DEFT_DEFAULT_CHUNK_TOKENS;
     int64_t cq = opt ? opt->chunk_queries : 0;
@@ -137,94 +997,5 @@ deft_status deft_plan_build(const deft_tree *t, const deft_options *opt, deft_pl
     if (n > INT32_MAX) return too_big(diag, "node count", n);
     if (tq >= INT32_MAX) return too_big(diag, "query count", tq);
     if (t->total_kv > INT32_MAX) return too_big(diag, "total_kv", t->total_kv);
-
-    scratch s = {0};
-    int64_t n_tc = 0;
-    if ((st = count_nodes(t, ct, &s, &n_tc)) != DEFT_OK) goto oom;
-    /* pairs per token chunk, chunk slices, and totals */
-    if (!(s.tc_pair = alloc64(n_tc + 1)) || !(s.tc_fill = alloc64(n_tc))) goto oom;
-    int64_t pairs = 0, chunks = 0, max_len = 0, max_pairs = 0;
-    for (int64_t u = 0; u < n; u++)
-        for (int64_t k = 0; k < s.n_tc[u]; k++) {
-            int64_t a, len, id = s.first_tc[u] + k;
-            tc_bounds(t->kv_len[u], s.n_tc[u], k, &a, &len);
-            int64_t nq = s.sub[u] + own_from(t, u, a), sl = n_slices(nq, cq);
-            s.tc_pair[id] = pairs;
-            pairs += nq;
-            chunks += sl;
-            if (sl && len > max_len) max_len = len;
-            if (sl && (nq + sl - 1) / sl > max_pairs) max_pairs = (nq + sl - 1) / sl;
-            if (pairs >= INT32_MAX) {
-                scratch_free(&s);
-                return too_big(diag, "(chunk, query) pair count", pairs);
-            }
-        }
-    s.tc_pair[n_tc] = pairs;
-    if ((st = plan_alloc(plan, chunks, pairs, tq, diag)) != DEFT_OK) {
-        scratch_free(&s);
-        return st;
-    }
-    plan->n_nodes = (int32_t)n;
-    plan->n_chunks = (int32_t)chunks;
-    plan->n_pairs = (int32_t)pairs;
-    plan->n_queries = (int32_t)tq;
-    plan->chunk_tokens = (int32_t)ct;
-    plan->chunk_queries = (int32_t)cq;
-    plan->max_chunk_len = (int32_t)max_len;
-    plan->max_chunk_pairs = (int32_t)max_pairs;
-
-    /* Fill pairs and the reduction map query by query, ascending, so every chunk's list comes out
-     * in ascending query order. Query q of node u at position p belongs to u's token chunks that
-     * start at or before p (a causal prefix) and to every token chunk of every ancestor holding
-     * tokens (all of it). In q's reduction list, ancestor a's chunks sit after those of a's own
-     * ancestors (anc_tc[a]), so the list reads root first whatever order we walk in. */
-    int64_t q = 0, red = 0;
-    for (int64_t u = 0; u < n; u++)
-        for (int64_t j = 0; j < t->q_len[u]; j++, q++) {
-            int64_t pos = t->kv_len[u] - t->q_len[u] + j, own = 0;
-            for (int64_t k = 0; k < s.n_tc[u]; k++) {
-                int64_t a, len, id = s.first_tc[u] + k;
-                tc_bounds(t->kv_len[u], s.n_tc[u], k, &a, &len);
-                if (a > pos) break;
-                int64_t e = s.tc_pair[id] + s.tc_fill[id]++;
-                plan->pair_query[e] = (int32_t)q;
-                plan->pair_visible[e] = (int32_t)(pos - a + 1 < len ? pos - a + 1 : len);
-                plan->red_pair[red + s.anc_tc[u] + own++] = (int32_t)e;
-            }
-            plan->red_start[q] = (int32_t)red;
-            for (int64_t a = s.up[u]; a >= 0; a = s.up[a])
-                for (int64_t k = 0; k < s.n_tc[a]; k++) {
-                    int64_t id = s.first_tc[a] + k, start, len;
-                    tc_bounds(t->kv_len[a], s.n_tc[a], k, &start, &len);
-                    int64_t e = s.tc_pair[id] + s.tc_fill[id]++;
-                    plan->pair_query[e] = (int32_t)q;
-                    plan->pair_visible[e] = (int32_t)len;
-                    plan->red_pair[red + s.anc_tc[a] + k] = (int32_t)e;
-                }
-            red += s.anc_tc[u] + own;
-        }
-    plan->red_start[tq] = (int32_t)red;
-
-    /* Chunk records: each token chunk with readers, split into even query slices. */
-    int64_t c = 0;
-    for (int64_t u = 0; u < n; u++)
-        for (int64_t k = 0; k < s.n_tc[u]; k++) {
-            int64_t a, len, id = s.first_tc[u] + k;
-            tc_bounds(t->kv_len[u], s.n_tc[u], k, &a, &len);
-            int64_t first = s.tc_pair[id], nq = s.tc_pair[id + 1] - first, sl = n_slices(nq, cq);
-            for (int64_t x = 0; x < sl; x++, c++) {
-                plan->chunk_node[c] = (int32_t)u;
-                plan->chunk_tok_start[c] = (int32_t)a;
-                plan->chunk_kv_row[c] = (int32_t)(s.off[u] + a);
-                plan->chunk_len[c] = (int32_t)len;
-                plan->pair_start[c] = (int32_t)(first + (nq * x) / sl);
-            }
-        }
-    plan->pair_start[chunks] = (int32_t)pairs;
-    scratch_free(&s);
-    return DEFT_OK;
-oom:
-    scratch_free(&s);
-    deft_diag_set(diag, DEFT_ERR_NO_MEMORY, -1, "plan: out of memory");
-    return DEFT_ERR_NO_MEMORY;
+    return build(t, ct, cq, tq, plan, diag);
 }
