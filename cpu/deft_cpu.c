@@ -31,8 +31,9 @@
 #define SMALL_ROWS 64
 /* chunk_tokens when the caller leaves it 0. Longer than the GPU's DEFT_DEFAULT_CHUNK_TOKENS: a
  * few dozen CPU threads at most need far fewer chunks to stay busy, and every chunk costs a
- * partial O per (query, head) it serves: on `wide` with 256-token chunks the partials (528 MB)
- * outweigh the KV (807 MB), and 1024-token chunks run it 1.8 times faster on 2 cores. Halved
+ * partial O per (query, head) it serves: on `wide` (f32) 256-token chunks write and read back
+ * 1057 MB of partials against 807 MB of K and V, and run in 1016 ms on 2 cores against 890 ms with
+ * 1024-token chunks (4096: 909 ms, too few items to even out; docs/performance.md). Halved
  * (down to 64) while the tree would give fewer than MIN_ITEMS items; a constant, not the thread
  * count, so the bits do not depend on the threads. */
 #define CPU_CHUNK_TOKENS 1024

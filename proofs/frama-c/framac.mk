@@ -27,7 +27,7 @@ prove:
 	@mkdir -p $(dir $(PROOF_LOG))
 	@test -f $(HOME)/.why3.conf || why3 config detect >/dev/null
 	@echo "frama-c $(PROOF_NAME): $(PROOF_FUNCS)"
-	@cd $(dir $(PROOF_LOG)) && $(FRAMAC) -no-autoload-plugins -load-module wp,report \
+	@start=$$(date +%s); cd $(dir $(PROOF_LOG)) && $(FRAMAC) -no-autoload-plugins -load-module wp,report \
 	    -cpp-extra-args="-I$(PROOF_ROOT)/include -I$(PROOF_ROOT)/common" \
 	    $(addprefix $(PROOF_ROOT)/,$(PROOF_SRCS)) \
 	    -wp -wp-rte -wp-prover z3,cvc4 -wp-timeout $(PROOF_TIMEOUT) -wp-par $(PROOF_JOBS) \
@@ -35,4 +35,5 @@ prove:
 	    -then -report-classify -report-unclassified-unknown ERROR > $(PROOF_LOG) 2>&1; \
 	  rc=$$?; grep -E '^\[wp\] Proved goals|^  (Qed|Z3|CVC4)' $(PROOF_LOG) | sed 's/^/  /'; \
 	  if [ $$rc -ne 0 ]; then grep -E 'Failed|ERROR|Error' $(PROOF_LOG) | head -20; \
-	    echo "frama-c $(PROOF_NAME): FAILED (log: $(PROOF_LOG))"; exit 1; fi
+	    echo "frama-c $(PROOF_NAME): FAILED (log: $(PROOF_LOG))"; exit 1; fi; \
+	  echo "frama-c $(PROOF_NAME): every goal proved in $$(( $$(date +%s) - start )) s"
