@@ -8,11 +8,13 @@
  * - S = Q K^T and P V run on mma.sync m16n8k16 (f16/bf16 operands, f32 accumulation), 16 rows per
  *   warp, with an online softmax in f32 (exp2 of pre-scaled scores) and P rounded to the input type;
  * - items of more than 16 rows run in a persistent kernel (one block of 8 warps per SM, a ring of
- *   64-token slots refilled with the next item's tiles while the current one computes); items of at
- *   most 16 rows, most of the bytes in decode trees, in a light kernel (4 warps splitting the
- *   tokens, each warp double-buffering its own tiles, 3 blocks per SM); a one-block kernel lists the
- *   large items first. Which kernel, and how an item's tiles are split, depends on the item alone,
- *   so the bits do not depend on the schedule;
+ *   64-token slots refilled with the next item's tiles while the current one computes), their
+ *   query tiles cut into units of a few tiles (deft_gpu_units) so that a tall chunk's tiles run on
+ *   several SMs at once; items of at most 16 rows, most of the bytes in decode trees, in a light
+ *   kernel (4 warps splitting the tokens, each warp double-buffering its own tiles, 3 blocks per
+ *   SM) that runs beside the persistent kernel on the SMs it leaves free; a one-block kernel lists
+ *   the large units first. Which kernel, the units and how an item's tiles are split depend on the
+ *   plan and the item alone, so the bits do not depend on the schedule;
  * - the causal boundary comes from the plan's pair_visible: hidden scores become -inf by selection
  *   (never by adding a mask), so P is exactly 0 there, and non-finite V values are zeroed in shared
  *   memory as they land, so 0 * Inf never happens (rows that do read such a token are unspecified,
@@ -198,20 +200,33 @@ __device__ __forceinline__ void online_softmax(float (&s)[NT][4], float (&o)[ND]
 }
 
 constexpr int MAX_SLOTS = 16;
+constexpr int FIRST_SCAN = 128; /* chunks a persistent block scans for its first item */
 
 /* One work item: a chunk of the plan with KV head g (its first KV row kv0, its length, its first
  * pair ps); its K/V tiles are tiles seq0 .. seq0 + ntiles - 1 of the block's stream, tile s living
  * in ring slot s % nslot. */
 struct item {
-    int g, kv0, len, ps, nrows, ntiles, nqt, seq0;
+    int g, kv0, len, ps, nrows, ntiles, qt0, nqt, seq0; /* query tiles qt0 .. qt0 + nqt - 1 */
 };
 
+/* Units (deft_gpu_units) of chunk c for the plan's classification: 0 for a small chunk. */
+__device__ __forceinline__ int chunk_units(const int32_t *pair_start, int group, int qpu, int c)
+{
+    const int rows = (__ldg(pair_start + c + 1) - __ldg(pair_start + c)) * group;
+    if (rows <= DEFT_GPU_SMALL_ROWS) return 0;
+    const int nqt = (rows + QROWS - 1) / QROWS;
+    return qpu ? (nqt + qpu - 1) / qpu : 1;
+}
+
 /* ---- the partial kernel ----
- * Persistent blocks (one per SM) take the large work items (chunk, KV head) from a counter over
- * the list classify_kernel wrote (plan order, so the ancestors' tall items start first). The item
- * after next is taken while an item runs, off the critical path. Shared memory: qs [QROWS][D+PAD] and a ring of nslot slots, each the K and V of one 64-token
- * tile ([TK][D+PAD] each). An item's tiles stay in their slots while all its query tiles pass over
- * them (so its K/V leaves HBM once); during the last pass each slot, once every warp is done with
+ * Persistent blocks (one per SM) take the large work items (unit of a chunk's query tiles, KV
+ * head) from a counter over the list classify_kernel wrote (plan order, so the ancestors' tall
+ * chunks start first). Block b's first item is item b, found and loaded before classify_kernel
+ * ends; the item after next is taken while an item runs, off the critical path. Shared memory:
+ * qs [QROWS][D+PAD] and a ring of nslot slots, each the K and V of one 64-token tile ([TK][D+PAD]
+ * each). An item's tiles stay in their slots while all its query tiles pass over them (so its K/V
+ * leaves HBM once per unit; the units of one chunk run at about the same time, on other SMs, so
+ * their repeated reads come from L2); during the last pass each slot, once every warp is done with
  * it, is refilled with a tile of the next item, and the next item's first query tile is fetched
  * as soon as the current one sits in registers: loads of item i + 1 overlap compute of item i.
  * Row r of an item is pair ps + r / G and query head g * G + r % G. Warp w owns rows
@@ -229,36 +244,44 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
     constexpr int NSCR = DEFT_GPU_SPLIT_STATES(D); /* warp states the merge scratch holds */
     extern __shared__ __align__(16) unsigned char smem[];
     __shared__ __align__(8) uint64_t bars[MAX_SLOTS + 1]; /* [nslot] is the Q tile's */
-    __shared__ int next_item[2][5]; /* double-buffered: item i + 2 is taken while i runs */
+    __shared__ int next_item[2][6]; /* double-buffered: item i + 2 is taken while i runs */
     T *qs = reinterpret_cast<T *>(smem);
     T *ring = qs + QROWS * S;
     float *scratch = reinterpret_cast<float *>(ring + (size_t)nslot * 2 * TK * S); /* NSCR states */
 
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int G = a.group;
-    int n_big = 0, n_items = 0; /* set once the list of large chunks is ready */
+    int n_big = 0, n_items = 0; /* units and items, set once the list of units is ready */
     const T *Q = static_cast<const T *>(a.q), *K = static_cast<const T *>(a.k), *V = static_cast<const T *>(a.v);
     const float scale2 = a.scale * LOG2E;
     const uint32_t qbar = smem_addr(&bars[nslot]);
 
     /* One thread (lane 0 of the last warp, idle in items of few rows) takes work items: the item
      * after next is taken when an item starts and published in next_item[buf] when it ends, so
-     * the counter's and the chunk's latencies hide behind the item's work. */
+     * the counter's and the chunk's latencies hide behind the item's work. Items 0 .. grid - 1
+     * are the blocks' first items (block b takes item b, found before the wait, below); the
+     * counter hands out the rest. */
     const bool grabber = tid == NTHREADS - 32;
-    int g_w = 0, g_info[4] = {0, 0, 0, 0};
+    int g_w = 0, g_info[5] = {0, 0, 0, 0, 0};
+    auto chunk_info = [&](int c, int j, int *info) {
+        info[0] = __ldg(a.chunk_kv_row + c), info[1] = __ldg(a.chunk_len + c);
+        info[2] = __ldg(a.pair_start + c), info[3] = __ldg(a.pair_start + c + 1), info[4] = j;
+    };
+    auto grab_chunk = [&](int w) {
+        const int e = __ldg(a.big_chunks + min(w / a.hkv, n_big - 1));
+        chunk_info(a.qpu ? e >> 8 : e, a.qpu ? e & 255 : 0, g_info);
+    };
     auto grab_start = [&]() {
         if (grabber) {
-            g_w = atomicAdd(a.counter, 1);
-            const int c = __ldg(a.big_chunks + min(g_w / a.hkv, n_big - 1));
-            g_info[0] = __ldg(a.chunk_kv_row + c), g_info[1] = __ldg(a.chunk_len + c);
-            g_info[2] = __ldg(a.pair_start + c), g_info[3] = __ldg(a.pair_start + c + 1);
+            g_w = (int)gridDim.x + atomicAdd(a.counter, 1);
+            grab_chunk(g_w);
         }
     };
     auto grab_publish = [&](int buf) {
         if (grabber) {
             next_item[buf][0] = g_w;
             next_item[buf][1] = g_info[0], next_item[buf][2] = g_info[1];
-            next_item[buf][3] = g_info[2], next_item[buf][4] = g_info[3];
+            next_item[buf][3] = g_info[2], next_item[buf][4] = g_info[3], next_item[buf][5] = g_info[4];
         }
     };
     auto read_item = [&](item &it, int buf) {
@@ -267,7 +290,10 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
         it.g = w % a.hkv;
         it.kv0 = next_item[buf][1], it.len = next_item[buf][2], it.ps = next_item[buf][3];
         it.nrows = (next_item[buf][4] - it.ps) * G;
-        it.ntiles = (it.len + TK - 1) / TK, it.nqt = (it.nrows + QROWS - 1) / QROWS;
+        it.ntiles = (it.len + TK - 1) / TK;
+        const int nqt = (it.nrows + QROWS - 1) / QROWS;
+        it.qt0 = a.qpu ? next_item[buf][5] * a.qpu : 0;
+        it.nqt = a.qpu ? min(a.qpu, nqt - it.qt0) : nqt;
         return true;
     };
     /* query tile qt of it into qs; the query indices are read before the first copy is issued,
@@ -305,20 +331,69 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
 
     if (tid == 0)
         for (int i = 0; i <= nslot; i++) mbar_init(smem_addr(&bars[i]), NTHREADS);
-    cudaGridDependencySynchronize(); /* the list of large chunks is written */
-    n_big = a.counter[1], n_items = n_big * a.hkv;
-    if (n_items == 0) return;
+    /* Block b's first item is item b: unit b / hkv of the list classify_kernel writes (plan
+     * order), KV head b % hkv. Warp 0 finds that unit in the plan itself (same rule, among the
+     * first FIRST_SCAN chunks), so the item's Q and K/V loads are issued before the wait for
+     * classify_kernel: they read only inputs. Past FIRST_SCAN chunks, or with fewer units, the
+     * list is read after the wait. */
+    if (warp == 0) {
+        const int want = (int)blockIdx.x / a.hkv, lim = min(a.n_chunks, FIRST_SCAN);
+        int found = -1, fj = 0;
+        for (int c0 = 0, seen = 0; c0 < lim && found < 0; c0 += 32) {
+            const int c = c0 + lane, u = c < lim ? chunk_units(a.pair_start, G, a.qpu, c) : 0;
+            int incl = u; /* inclusive prefix sum of the units over the lanes */
+            for (int d = 1; d < 32; d <<= 1) {
+                const int y = __shfl_up_sync(0xffffffffu, incl, d);
+                if (lane >= d) incl += y;
+            }
+            const bool mine = seen + incl - u <= want && want < seen + incl;
+            const unsigned hit = __ballot_sync(0xffffffffu, mine);
+            if (hit) {
+                const int src = __ffs(hit) - 1;
+                found = c0 + src;
+                fj = want - __shfl_sync(0xffffffffu, seen + incl - u, src);
+            }
+            seen += __shfl_sync(0xffffffffu, incl, 31);
+        }
+        if (lane == 0) {
+            next_item[0][0] = found < 0 ? -1 : (int)blockIdx.x;
+            if (found >= 0) {
+                int info[5];
+                chunk_info(found, fj, info);
+                for (int k = 0; k < 5; k++) next_item[0][1 + k] = info[k];
+            }
+        }
+    }
+    __syncthreads(); /* the barriers are initialized; next_item[0] is published */
     item cur, nxt;
-    grab_start(), grab_publish(0);
-    __syncthreads();
-    if (!read_item(cur, 0)) return;
+    const bool early = next_item[0][0] >= 0;
+    n_items = INT32_MAX; /* not known before the wait; an early item exists */
+    if (early) {
+        read_item(cur, 0);
+        cur.seq0 = 0;
+        issue_q(cur, cur.qt0);
+        for (int t = 0; t < cur.ntiles; t++) issue_tile(cur, t);
+    }
+    cudaGridDependencySynchronize(); /* the list of units is written, the counter zeroed */
+    n_big = a.counter[1], n_items = n_big * a.hkv; /* n_big: units */
+    if (!early) {
+        if ((int)blockIdx.x >= n_items) return; /* the whole block: no item for it */
+        __syncthreads(); /* every thread has read next_item[0][0] */
+        if (grabber) {
+            g_w = (int)blockIdx.x;
+            grab_chunk(g_w);
+        }
+        grab_publish(0);
+        __syncthreads();
+        read_item(cur, 0);
+        cur.seq0 = 0;
+        issue_q(cur, cur.qt0);
+        for (int t = 0; t < cur.ntiles; t++) issue_tile(cur, t);
+    }
     cudaTriggerProgrammaticLaunchCompletion(); /* the next kernel may launch and wait for us */
     grab_start(), grab_publish(1);
     __syncthreads();
     bool has_next = read_item(nxt, 1);
-    cur.seq0 = 0;
-    issue_q(cur, 0);
-    for (int t = 0; t < cur.ntiles; t++) issue_tile(cur, t);
     uint32_t qphase = 0;
     int buf = 0;
 
@@ -331,7 +406,8 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
         }
         const int g = cur.g, nrows = cur.nrows, ps = cur.ps;
 
-        for (int qt = 0; qt < cur.nqt; qt++) {
+        const int qt_end = cur.qt0 + cur.nqt;
+        for (int qt = cur.qt0; qt < qt_end; qt++) {
             /* Split: an item of one query tile with M < 8 row tiles of 16 gives its spare warps
              * token tiles: warp w takes row tile w / K and tiles t with t % K == w % K, and the K
              * partial states of a row tile are merged in shared memory (fixed order) at the end.
@@ -362,8 +438,8 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                     for (int kk = 0; kk < (QREGS ? KD : 1); kk++) ldsm_x4(qrow_addr + kk * 32, qf[kk]);
                 }
                 __syncthreads(); /* Q lives in registers now: fetch the next query tile behind it */
-                if (qt + 1 < cur.nqt) issue_q(cur, qt + 1);
-                else if (has_next) issue_q(nxt, 0);
+                if (qt + 1 < qt_end) issue_q(cur, qt + 1);
+                else if (has_next) issue_q(nxt, nxt.qt0);
             }
 
             float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
@@ -381,14 +457,14 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                 for (int i = tid; i < TK * CPR; i += NTHREADS)
                     zero_nonfinite<T>(reinterpret_cast<uint4 *>(vslot + (i / CPR) * S + (i % CPR) * 8));
             };
-            if (qt == 0 && K > 1) {
+            if (qt == cur.qt0 && K > 1) {
                 for (int t = 0; t < cur.ntiles; t++) land(t);
                 __syncthreads();
             }
             for (int t = 0, slot = slot0, tk = 0; t < cur.ntiles; t++, slot = slot + 1 == nslot ? 0 : slot + 1,
                      tk = tk + 1 == K ? 0 : tk + 1) {
                 const T *kslot = ring + (size_t)slot * 2 * TK * S, *vslot = kslot + TK * S;
-                if (qt == 0 && K == 1) {
+                if (qt == cur.qt0 && K == 1) {
                     land(t);
                     __syncthreads();
                 }
@@ -447,7 +523,7 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                     if ((t + 1) * TK <= wmin) tile(std::true_type{});
                     else tile(std::false_type{});
                 }
-                if (K == 1 && qt == cur.nqt - 1 && has_next && nxt_issued < nxt.ntiles) {
+                if (K == 1 && qt == qt_end - 1 && has_next && nxt_issued < nxt.ntiles) {
                     __syncthreads(); /* last use of this slot: refill it with the next item's tile */
                     issue_tile(nxt, nxt_issued++);
                 }
@@ -506,8 +582,8 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
             }
             if (!QREGS) { /* every warp is done with qs: load the next query tile */
                 __syncthreads();
-                if (qt + 1 < cur.nqt) issue_q(cur, qt + 1);
-                else if (has_next) issue_q(nxt, 0);
+                if (qt + 1 < qt_end) issue_q(cur, qt + 1);
+                else if (has_next) issue_q(nxt, nxt.qt0);
             }
         }
         if (!has_next) break;
@@ -519,21 +595,27 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
     }
 }
 
-/* ---- scheduling: the large chunks ----
- * One block lists, in plan order, the chunks with more than DEFT_GPU_SMALL_ROWS rows (they go to
- * the persistent kernel above; the others to small_kernel), and zeroes the work counter. */
+/* ---- scheduling: the units of the large chunks ----
+ * One block lists, in plan order, the units (a.qpu query tiles each) of the chunks with more than
+ * DEFT_GPU_SMALL_ROWS rows (they go to the persistent kernel above; the others to small_kernel),
+ * and zeroes the work counter. */
 __global__ void __launch_bounds__(1024) classify_kernel(const deft_gpu_args a)
 {
     __shared__ int warp_base[33];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    /* the persistent blocks may launch now: their first items' loads need nothing from here */
+    cudaTriggerProgrammaticLaunchCompletion();
     int base = 0;
     for (int c0 = 0; c0 < a.n_chunks; c0 += 1024) {
-        const int c = c0 + tid;
-        const bool big = c < a.n_chunks && (a.pair_start[c + 1] - a.pair_start[c]) * a.group > DEFT_GPU_SMALL_ROWS;
-        const unsigned vote = __ballot_sync(0xffffffffu, big);
-        if (lane == 0) warp_base[warp] = __popc(vote);
+        const int c = c0 + tid, u = c < a.n_chunks ? chunk_units(a.pair_start, a.group, a.qpu, c) : 0;
+        int incl = u; /* inclusive scan over the warp, then over the warps' totals */
+        for (int d = 1; d < 32; d <<= 1) {
+            const int y = __shfl_up_sync(0xffffffffu, incl, d);
+            if (lane >= d) incl += y;
+        }
+        if (lane == 31) warp_base[warp] = incl;
         __syncthreads();
-        if (warp == 0) { /* exclusive scan of the 32 warp counts; the total in [32] */
+        if (warp == 0) { /* exclusive scan of the 32 warp totals; the total in [32] */
             const int v = warp_base[lane];
             int x = v;
             for (int d = 1; d < 32; d <<= 1) {
@@ -544,7 +626,8 @@ __global__ void __launch_bounds__(1024) classify_kernel(const deft_gpu_args a)
             if (lane == 31) warp_base[32] = x;
         }
         __syncthreads();
-        if (big) a.big_chunks[base + warp_base[warp] + __popc(vote & ((1u << lane) - 1u))] = c;
+        int *dst = a.big_chunks + base + warp_base[warp] + incl - u;
+        for (int j = 0; j < u; j++) dst[j] = a.qpu ? (c << 8) | j : c;
         base += warp_base[32];
         __syncthreads();
     }
@@ -569,8 +652,15 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int c = blockIdx.x / a.hkv, g = blockIdx.x % a.hkv, G = a.group;
     const int ps = a.pair_start[c], nrows = (a.pair_start[c + 1] - ps) * G;
-    cudaGridDependencySynchronize(); /* launch order: this kernel ends after the large one */
-    if (nrows > DEFT_GPU_SMALL_ROWS) return;
+    /* No wait at the start: this kernel launches once every persistent block has passed its
+     * wait for classify_kernel (so the previous run's reduction is over), writes only the
+     * partials of small items, and runs on the SMs the persistent kernel leaves free, beside it.
+     * Block 0 alone waits for the persistent kernel's end before it exits, so this kernel ends
+     * after it and the reduction, which waits for this kernel, sees every partial. */
+    if (nrows > DEFT_GPU_SMALL_ROWS) {
+        if (blockIdx.x == 0) cudaGridDependencySynchronize();
+        return;
+    }
     const int kv0 = a.chunk_kv_row[c], len = a.chunk_len[c], nt = (len + TS - 1) / TS;
     const T *K = static_cast<const T *>(a.k), *V = static_cast<const T *>(a.v);
     const float scale2 = a.scale * LOG2E;
@@ -705,6 +795,7 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
             *reinterpret_cast<float2 *>(dst + j * 8) = make_float2(o[j][2 * half] * inv, o[j][2 * half + 1] * inv);
         if ((lane & 3) == 0) a.part_lse[prow] = (m[half] + log2f(l[half])) * LN2;
     }
+    if (blockIdx.x == 0) cudaGridDependencySynchronize(); /* see above: ends after the large kernel */
 }
 
 /* PDL launch: the kernel may start while the previous one finishes, and waits for it in
@@ -745,9 +836,24 @@ int grid_blocks(int n_items)
     return per_item || n_items < sms ? n_items : sms;
 }
 
+/* DEFT_GPU_QPU=N (measurement): query tiles per unit N instead of the model's choice, where N
+ * is one of the candidates that fit (0: one unit per chunk); -1 when unset. */
+int forced_qpu(void)
+{
+    static int v = -2;
+    if (v == -2) {
+        const char *env = getenv("DEFT_GPU_QPU");
+        v = env && *env ? atoi(env) : -1;
+    }
+    return v;
+}
+
 /* The three partial launches: list the large chunks, the persistent kernel on them, the small
- * kernel on the rest. Each waits for the one before (PDL), so the reduction that follows waits
- * for all. */
+ * kernel on the rest. classify_kernel is an ordinary launch (it waits for the previous run); the
+ * persistent kernel starts its first items' loads while it runs and waits for it before taking
+ * more; the small kernel runs beside the persistent kernel on the SMs it leaves free and ends
+ * after it (its block 0 waits), so the reduction that follows, waiting for the small kernel,
+ * waits for all. */
 template <int D, typename T>
 cudaError_t launch_dt(const deft_gpu_args *a, int nslot, size_t smem, cudaStream_t stream)
 {
@@ -829,6 +935,7 @@ extern "C" deft_status deft_gpu_run_device(const deft_problem *p, const deft_pla
                       deft_gpu_smem_optin());
         return DEFT_ERR_UNSUPPORTED;
     }
+    a.qpu = deft_gpu_units(plan, &p->shape, forced_qpu(), NULL);
     cudaStream_t stream = (cudaStream_t)cuda_stream;
     cudaError_t e = a.dtype == DEFT_F16 ? launch_t<__half>(&a, nslot, smem, stream)
                                         : launch_t<__nv_bfloat16>(&a, nslot, smem, stream);

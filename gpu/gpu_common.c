@@ -5,6 +5,8 @@
 #include "gpu_geom.h"
 #include "internal.h"
 
+int deft_gpu_units(const deft_plan *p, const deft_shape *s, int force, double *model_us);
+
 static int fast_shape(const deft_shape *s)
 {
     return s && (s->dtype == DEFT_F16 || s->dtype == DEFT_BF16) &&
@@ -20,33 +22,99 @@ int64_t deft_gpu_max_chunk_tokens(const deft_shape *s)
     return tokens / DEFT_GPU_TILE * DEFT_GPU_TILE;
 }
 
-/* The cost model behind deft_gpu_choose_chunk_tokens, with constants measured on the H200
- * (gpu/NOTES.md): a pass of 128 rows over a 64-token tile in the persistent kernel takes about
- * T_PASS for D = 128 (proportionally more or less for other D), 132 SMs run passes in parallel but
- * an item's passes run in sequence, and small items, the partials' writes and the reduction's reads
- * move at about BW. */
+/* The cost model behind deft_gpu_choose_chunk_tokens and deft_gpu_units, with constants measured
+ * on the H200 (gpu/NOTES.md): a pass of 128 rows over a 64-token tile in the persistent kernel
+ * takes about T_PASS for D = 128 (proportionally more or less for other D), and each work item
+ * (unit of query tiles, KV head) costs T_UNIT more (its loads, its first tile's wait); 132 SMs run
+ * items in parallel but the passes of one item run in sequence; small items run beside the
+ * persistent kernel on the SMs it leaves free, and they, the partials' writes and the reduction's
+ * reads move at about BW; on top of its bytes, each partial row (pair, query head) costs T_ROW (the
+ * reduction's chain of dependent loads per row, the scattered stores of the partials: fitted to
+ * the chunk-size sweeps of gpu/NOTES.md, where the small trees gain more from fewer partials than
+ * their bytes say). */
 #define MODEL_T_PASS 3.2e-6
+#define MODEL_T_UNIT 1.0e-6
+#define MODEL_T_ROW 5.0e-10
 #define MODEL_SMS 132.0
 #define MODEL_BW 3.0e12
 
+/* Query tiles of chunk c if it is a large chunk (more than DEFT_GPU_SMALL_ROWS rows), else 0. */
+static int64_t chunk_qtiles(const deft_plan *p, int64_t g, int32_t c)
+{
+    int64_t rows = (int64_t)(p->pair_start[c + 1] - p->pair_start[c]) * g;
+    return rows > DEFT_GPU_SMALL_ROWS ? (rows + DEFT_GPU_QROWS - 1) / DEFT_GPU_QROWS : 0;
+}
+
+/* Units of query tiles for qpu q (0: one per chunk), their largest pass count and all passes. */
+static void units_of(const deft_plan *p, int64_t g, int64_t q, int64_t *units, double *crit,
+                     double *passes)
+{
+    *units = 0, *crit = 0, *passes = 0;
+    for (int32_t c = 0; c < p->n_chunks; c++) {
+        int64_t nqt = chunk_qtiles(p, g, c);
+        if (!nqt) continue;
+        double tiles = (double)((p->chunk_len[c] + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE);
+        int64_t per = q && q < nqt ? q : nqt;
+        *units += (nqt + per - 1) / per;
+        *passes += (double)nqt * tiles;
+        if ((double)per * tiles > *crit) *crit = (double)per * tiles;
+    }
+}
+
+/* The persistent kernel's modeled time (s) for qpu q, with small items' time beside it. */
+static double big_time(const deft_plan *p, const deft_shape *s, int64_t q, double small_s)
+{
+    int64_t units;
+    double crit, passes, dscale = (double)s->d / 128.0;
+    units_of(p, s->hq / s->hkv, q, &units, &crit, &passes);
+    double work = (passes * MODEL_T_PASS * dscale + (double)units * MODEL_T_UNIT) * (double)s->hkv / MODEL_SMS +
+                  small_s;
+    double chain = crit * MODEL_T_PASS * dscale + MODEL_T_UNIT;
+    return work > chain ? work : chain;
+}
+
+static double small_time(const deft_plan *p, const deft_shape *s)
+{
+    double small = 0, g = (double)(s->hq / s->hkv), elt = (double)deft_dtype_size(s->dtype);
+    for (int32_t c = 0; c < p->n_chunks; c++)
+        if ((double)(p->pair_start[c + 1] - p->pair_start[c]) * g <= DEFT_GPU_SMALL_ROWS)
+            small += (double)p->chunk_len[c] * (double)s->d * elt * 2.0 * (double)s->hkv;
+    return small / MODEL_BW;
+}
+
+int deft_gpu_units(const deft_plan *p, const deft_shape *s, int force, double *model_us)
+{
+    int64_t g = s->hq / s->hkv, max_nqt = 0;
+    for (int32_t c = 0; c < p->n_chunks; c++) {
+        int64_t n = chunk_qtiles(p, g, c);
+        if (n > max_nqt) max_nqt = n;
+    }
+    double sm = small_time(p, s);
+    int pick = 0;
+    double best = big_time(p, s, 0, sm);
+    /* (c << 8) | j must fit an int32 and j a byte */
+    if (p->n_chunks < (1 << 23))
+        for (int64_t q = 1; q < max_nqt; q = q < 4 ? q + 1 : 2 * q) {
+            int64_t units;
+            double crit, passes;
+            if ((max_nqt + q - 1) / q > 256) continue;
+            units_of(p, g, q, &units, &crit, &passes);
+            if (units > p->n_chunks) continue;
+            double t = big_time(p, s, q, sm);
+            if (t < best || q == force) best = t, pick = (int)q;
+            if (q == force) break;
+        }
+    if (force == 0) pick = 0, best = big_time(p, s, 0, sm);
+    if (model_us) *model_us = best * 1e6;
+    return pick;
+}
+
 static double modeled_time(const deft_plan *p, const deft_shape *s)
 {
-    double passes = 0, crit = 0, small = 0, g = (double)(s->hq / s->hkv);
-    double elt = (double)deft_dtype_size(s->dtype);
-    for (int32_t c = 0; c < p->n_chunks; c++) {
-        double rows = (double)(p->pair_start[c + 1] - p->pair_start[c]) * g;
-        double tiles = (double)((p->chunk_len[c] + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE);
-        if (rows > DEFT_GPU_SMALL_ROWS) {
-            double q = (double)(((int64_t)rows + DEFT_GPU_QROWS - 1) / DEFT_GPU_QROWS) * tiles;
-            passes += q * (double)s->hkv;
-            if (q > crit) crit = q;
-        } else {
-            small += (double)p->chunk_len[c] * (double)s->d * elt * 2.0 * (double)s->hkv;
-        }
-    }
-    double partial = (double)p->n_pairs * (double)s->hq * (double)(s->d + 1) * 4.0;
-    double big = (passes / MODEL_SMS > crit ? passes / MODEL_SMS : crit) * MODEL_T_PASS * (double)s->d / 128.0;
-    return big + small / MODEL_BW + 1.3 * partial / MODEL_BW;
+    double big;
+    deft_gpu_units(p, s, -1, &big);
+    double rows = (double)p->n_pairs * (double)s->hq, partial = rows * (double)(s->d + 1) * 4.0;
+    return big * 1e-6 + 2.0 * partial / MODEL_BW + rows * MODEL_T_ROW; /* written once, read once */
 }
 
 int64_t deft_gpu_choose_chunk_tokens(const deft_tree *t, const deft_shape *s)
@@ -78,7 +146,8 @@ size_t deft_gpu_workspace_size(const deft_plan *plan, const deft_shape *s)
     if (deft_mul_size(plan->n_pairs, s->hq, &rows) || deft_mul_size((int64_t)rows, s->d, &elems))
         return 0;
     if (elems > ((size_t)-1 - 1024) / 8) return 0;
-    /* + version 2's counters (256 bytes) and its list of large chunks */
+    /* + version 2's counters (256 bytes) and its list of units of large chunks (at most one
+     * entry per chunk: deft_gpu_units picks units that fit) */
     return align256(elems * sizeof(float)) + align256(rows * sizeof(float)) + 256 +
            align256((size_t)plan->n_chunks * sizeof(int32_t));
 }

@@ -20,10 +20,13 @@ typedef struct deft_gpu_args {
     const int32_t *chunk_kv_row, *chunk_len, *pair_start, *pair_query, *pair_visible;
     const int32_t *red_start, *red_pair;
     float *part_o, *part_lse, *o, *lse;
-    int *counter;    /* [0]: version 2's work-item counter, [1]: its item count (set per run) */
-    int *big_chunks; /* (n_chunks) version 2: the chunks of more than DEFT_GPU_SMALL_ROWS rows */
+    int *counter;    /* [0]: version 2's work-item counter, [1]: its unit count (set per run) */
+    int *big_chunks; /* (n_chunks) version 2: the units of the chunks of more than
+                        DEFT_GPU_SMALL_ROWS rows, plan order: chunk c's unit j is (c << 8) | j
+                        when qpu > 0, c alone when qpu == 0 (deft_gpu_units) */
     int32_t n_chunks, n_queries, max_chunk_len, max_chunk_pairs;
     int hq, hkv, group, d;
+    int qpu; /* version 2: query tiles per unit (0: one unit per chunk) */
     float scale; /* natural scale, deft_shape_scale */
     deft_dtype dtype;
 } deft_gpu_args;
@@ -56,6 +59,14 @@ typedef deft_status (*deft_gpu_device_fn)(const deft_problem *p, const deft_plan
 deft_status deft_gpu_host_run(const deft_problem *p, const deft_options *opt, int64_t chunk_tokens,
                               deft_gpu_device_fn fn, const char *who, float *o, float *lse,
                               deft_diag *diag);
+
+/* Version 2 cuts each large chunk's query tiles into units of qpu tiles (a work item is a unit
+ * with one KV head), so the query tiles of a tall chunk run on several SMs at once (its K/V is
+ * then read once from HBM and again from L2). Returns the qpu of the smallest modeled time among
+ * those whose units fit the list of n_chunks entries (0: one unit per chunk), or `force` if it is
+ * >= 0 and one of the candidates that fit (for measurement), and, if model_us is not NULL, the
+ * modeled time of the large-item kernel with small items beside it (us). gpu/gpu_common.c. */
+extern "C" int deft_gpu_units(const deft_plan *plan, const deft_shape *s, int force, double *model_us);
 
 /* Shared memory a block may opt into on the current device (0 if the query fails). */
 int deft_gpu_smem_optin(void);
