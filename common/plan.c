@@ -3,12 +3,23 @@
  * chunk_queries queries each) and the reduction map (each query's pairs in a fixed order).
  * Building is linear in nodes plus (chunk, query) pairs; the result is plain int32 arrays.
  *
- * proofs/frama-c/plan proves the contracts below with WP: for every tree deft_tree_validate
- * accepts, no out-of-bounds access, overflow, division by zero or out-of-range int32 conversion,
- * and deft_plan_build's postcondition plan_ok, the bounds the kernels rely on. Four counting
- * facts are checked at run time instead of proved (DEFT_ERR_INTERNAL if one ever failed; none
- * can for a valid tree, and proofs/coq/Plan.v proves the counts over an abstract model):
- *   1. the queries below a node number at most all queries (count_nodes);
+ * proofs/frama-c/plan proves some of the functions below with WP. For each one, it proves the
+ * contract and that nothing inside it makes an out-of-bounds access, overflows, divides by zero or
+ * converts out of int32 range, on every input its precondition allows. The proved ones are:
+ *   the token-chunk and slice arithmetic (tc_number, tc_bounds, own_from, n_slices, slice_start,
+ *     slice_max);
+ *   the counts (count_below, count_chunks, count_links, count_pairs);
+ *   one query's pairs (fill_one, fill_query);
+ *   the plan's layout (plan_alloc).
+ * Not proved yet: the other steps (split_tokens, fill_pairs, emit_slices, fill_chunks), the builder
+ * itself (build, validate_tree, deft_plan_build) and the diagnostic helpers. Their contracts are
+ * written out below but not proved, and deft_plan_free has no contract. So deft_plan_build's
+ * postcondition plan_ok, the bounds the kernels rely on, is a claim, not a proved fact; the
+ * Makefile there says why each is left out (deft_plan_verify checks those bounds and coverage on
+ * every plan the tests and fuzzers build). Four counting facts are checked at run time instead of
+ * proved (DEFT_ERR_INTERNAL if one ever failed; none can for a valid tree, and proofs/coq/Plan.v
+ * proves the counts over an abstract model):
+ *   1. the queries below a node number at most all queries (count_below);
  *   2. a token chunk's fill cursor stays inside its pair range (fill_pairs, before each fill);
  *   3. a query's reduction list ends inside the pair count (fill_pairs, before each query);
  *   4. in the end every token chunk's pairs are filled and the reduction lists add up to the pair
@@ -281,6 +292,8 @@ static int64_t slice_max(int64_t nq, int64_t sl)
     return (nq + sl - 1) / sl;
 }
 
+/* Outside the proof: WP's typed memory model covers neither free nor a memset of the plan through a
+ * char pointer. */
 void deft_plan_free(deft_plan *plan)
 {
     if (!plan) return;
@@ -447,6 +460,15 @@ static void split_tokens(int64_t n, const int64_t *kv_len, const int64_t *n_tc,
         for (int64_t k = 0; k < cnt; k++) {
             tc_node[base + k] = u;
             tc_bounds(len, cnt, k, &tc_a[base + k], &tc_n[base + k]) /*@ ghost (ct) */;
+            /* tc_bounds wrote token chunk base + k only: the ones before it read as they did. */
+            /*@ assert \forall integer i; 0 <= i < base + k ==>
+                  tc_node[i] == \at(tc_node[i], LoopCurrent) && tc_a[i] == \at(tc_a[i], LoopCurrent) &&
+                  tc_n[i] == \at(tc_n[i], LoopCurrent); */
+            //@ assert \forall integer j; 0 <= j < n ==> kv_len[j] == \at(kv_len[j], LoopCurrent);
+            //@ assert tokens(n, kv_len, ct, base + k, tc_node, tc_a, tc_n);
+            //@ assert tc_node[base + k] == u && kv_len[u] == len;
+            /*@ assert 0 <= tc_node[base + k] < n && 0 <= tc_a[base + k] && 1 <= tc_n[base + k] <= ct &&
+                  tc_a[base + k] + tc_n[base + k] <= kv_len[tc_node[base + k]]; */
         }
     }
 }
@@ -495,16 +517,34 @@ static int64_t count_pairs(const int64_t *kv_len, const int64_t *q_len, int64_t 
         int64_t nq = sub[u] + own_from(kv_len[u], q_len[u], a), sl = n_slices(nq, cq);
         tc_pair[id] = pairs;
         tc_chunk[id] = chunks;
+        /* Entry id goes in apart from the earlier ones, which read as they did. */
+        /*@ assert \forall integer i; 0 <= i < id ==>
+              tc_pair[i] == \at(tc_pair[i], LoopCurrent) && tc_chunk[i] == \at(tc_chunk[i], LoopCurrent); */
+        //@ assert \forall integer i, j; 0 <= i <= j <= id ==> 0 <= tc_pair[i] <= tc_pair[j] <= pairs;
+        /*@ assert id > 0 ==>
+              (tc_pair[id] == tc_pair[id - 1] ==> tc_chunk[id] == tc_chunk[id - 1]) &&
+              (tc_pair[id] > tc_pair[id - 1] ==> 1 <= tc_chunk[id] - tc_chunk[id - 1] <= tc_pair[id] - tc_pair[id - 1]); */
         pairs += nq;
         chunks += sl;
         if (pairs >= INT32_MAX) return pairs;
     }
-    /*@ assert \forall integer i, j; 0 <= i < n_tcs && j == i + 1 ==>
-          ((j < n_tcs ? tc_pair[j] : pairs) == tc_pair[i] ==> (j < n_tcs ? tc_chunk[j] : chunks) == tc_chunk[i]) &&
-          ((j < n_tcs ? tc_pair[j] : pairs) > tc_pair[i] ==>
-             1 <= (j < n_tcs ? tc_chunk[j] : chunks) - tc_chunk[i] <= (j < n_tcs ? tc_pair[j] : pairs) - tc_pair[i]); */
+    /* The last entries go in apart from the others: pair_ranges and chunk_ranges step by step. */
+    //@ assert \separated(tc_pair + n_tcs, tc_chunk + (0 .. n_tcs)) && \separated(tc_chunk + n_tcs, tc_pair + (0 .. n_tcs));
     tc_pair[n_tcs] = pairs;
     tc_chunk[n_tcs] = chunks;
+    //@ assert tc_pair[n_tcs] == pairs && tc_chunk[n_tcs] == chunks && tc_pair[0] == 0 && tc_chunk[0] == 0;
+    //@ assert \forall integer i, j; 0 <= i <= j < n_tcs ==> 0 <= tc_pair[i] <= tc_pair[j] <= pairs;
+    //@ assert pair_ranges(n_tcs, tc_pair, pairs);
+    /*@ assert \forall integer i, j; 0 <= i < n_tcs && j == i + 1 && j < n_tcs ==>
+          (tc_pair[j] == tc_pair[i] ==> tc_chunk[j] == tc_chunk[i]) &&
+          (tc_pair[j] > tc_pair[i] ==> 1 <= tc_chunk[j] - tc_chunk[i] <= tc_pair[j] - tc_pair[i]); */
+    /*@ assert \let i = n_tcs - 1; n_tcs > 0 ==>
+          (tc_pair[n_tcs] == tc_pair[i] ==> tc_chunk[n_tcs] == tc_chunk[i]) &&
+          (tc_pair[n_tcs] > tc_pair[i] ==> 1 <= tc_chunk[n_tcs] - tc_chunk[i] <= tc_pair[n_tcs] - tc_pair[i]); */
+    /*@ assert \forall integer i, j; 0 <= i < n_tcs && j == i + 1 ==>
+          (tc_pair[j] == tc_pair[i] ==> tc_chunk[j] == tc_chunk[i]) &&
+          (tc_pair[j] > tc_pair[i] ==> 1 <= tc_chunk[j] - tc_chunk[i] <= tc_pair[j] - tc_pair[i]); */
+    //@ assert chunk_ranges(n_tcs, tc_pair, tc_chunk, pairs);
     return pairs;
 }
 
@@ -688,13 +728,24 @@ static int fill_pairs(int64_t n, const int64_t *kv_len, const int64_t *q_len, in
             int64_t own = fill_query(u, len - nq + j, q, red, pairs, n_tc, first_tc, anc_tc, up, tc_a, tc_n,
                                      tc_pair, tc_fill, pq, pv, rp) /*@ ghost (n, kv_len, ct, tq, n_tcs, tc_node) */;
             if (own < 0) return 1;
+            /* fill_query wrote reduction slots from red on only; the list so far reads as before. */
+            //@ assert \forall integer r; 0 <= r < red ==> rp[r] == \at(rp[r], LoopCurrent);
             //@ assert RED_OK(rp, 0, red + anc_tc[u] + own, pairs);
             //@ assert \forall integer i; 0 <= i < q ==> rs[i] == \at(rs[i], LoopCurrent);
+            /* rs is apart from the pairs, the fill cursors and the lists: writing rs[q] keeps them. */
+            /*@ assert \separated(rs + q, tc_fill + (0 .. n_tcs - 1)) && \separated(rs + q, pq + (0 .. pairs - 1)) &&
+                  \separated(rs + q, pv + (0 .. pairs - 1)) && \separated(rs + q, rp + (0 .. pairs - 1)); */
             rs[q] = (int32_t)red;
+            //@ assert rs[q] == red && \forall integer i; 0 <= i < q ==> rs[i] == \at(rs[i], LoopCurrent);
+            //@ assert FILL_BOUNDS(n_tcs, tc_pair, tc_fill) && FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, q + 1, pairs);
+            //@ assert RED_OK(rp, 0, red + anc_tc[u] + own, pairs);
             red += anc_tc[u] + own;
         }
     }
+    /*@ assert \separated(rs + tq, tc_fill + (0 .. n_tcs - 1)) && \separated(rs + tq, pq + (0 .. pairs - 1)) &&
+          \separated(rs + tq, pv + (0 .. pairs - 1)) && \separated(rs + tq, rp + (0 .. pairs - 1)); */
     rs[tq] = (int32_t)red;
+    //@ assert FILL_BOUNDS(n_tcs, tc_pair, tc_fill) && FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, tq, pairs);
     if (red != pairs) return 2;
     /*@ loop invariant 0 <= i <= n_tcs;
         loop invariant \forall integer i1, j1; 0 <= i1 < i && j1 == i1 + 1 ==> tc_fill[i1] == tc_pair[j1] - tc_pair[i1];
@@ -739,6 +790,12 @@ static void emit_slices(int64_t u, int64_t a, int64_t len, int64_t row, int64_t 
         ckr[c] = (int32_t)row;
         cl[c] = (int32_t)len;
         ps[c] = (int32_t)(first + start);
+        /* The five arrays are apart: record c is as written, the records before it as they were. */
+        //@ assert cn[c] == u && cts[c] == a && ckr[c] == row && cl[c] == len && ps[c] == first + start;
+        /*@ assert \forall integer c1; c0 <= c1 < c ==>
+              cn[c1] == \at(cn[c1], LoopCurrent) && cts[c1] == \at(cts[c1], LoopCurrent) &&
+              ckr[c1] == \at(ckr[c1], LoopCurrent) && cl[c1] == \at(cl[c1], LoopCurrent) &&
+              ps[c1] == \at(ps[c1], LoopCurrent); */
         /*@ ghost prev = start; */
     }
 }
@@ -972,7 +1029,8 @@ done:
     requires opt == \null || \valid_read(opt);
     requires plan != \null && t != \null ==> \separated(plan, t) &&
       (t->n_nodes > 0 ==> \separated(plan, t->parent + (0 .. t->n_nodes - 1), t->kv_len + (0 .. t->n_nodes - 1),
-                                     t->q_len + (0 .. t->n_nodes - 1)));
+                                     t->q_len + (0 .. t->n_nodes - 1)) &&
+         (t->kv_offset == \null || \separated(plan, t->kv_offset + (0 .. t->n_nodes - 1))));
     requires plan != \null && diag != \null ==> \separated(plan, diag);
     ensures \result == DEFT_OK ==> \old(deft_tree_valid(t)) && plan_ok(plan, t) &&
       plan->n_queries == \old(deft_sum(t->q_len, t->n_nodes)); */
@@ -983,9 +1041,36 @@ deft_status deft_plan_build(const deft_tree *t, const deft_options *opt, deft_pl
         deft_diag_set(diag, DEFT_ERR_NULL, -1, "plan: plan is NULL");
         return DEFT_ERR_NULL;
     }
+    /* Zeroing the plan (then validate_tree, writing *diag) leaves the tree as it was on entry: the
+     * plan and diag share no memory with the tree. The steps go field by field first, then to what
+     * rests on the fields. Not all of them are proved yet (proofs/frama-c/plan/Makefile says why):
+     * WP models the compound literal as a havoc of the plan, and the provers do not carry
+     * deft_diag_apart across it. */
+    /*@ assert plan_apart: t != \null ==>
+          \separated(&t->n_nodes, plan) && \separated(&t->parent, plan) && \separated(&t->kv_len, plan) &&
+          \separated(&t->q_len, plan) && \separated(&t->kv_offset, plan) && \separated(&t->total_kv, plan); */
+    /*@ assert diag_apart: t != \null && diag != \null ==>
+          \separated(&t->n_nodes, diag) && \separated(&t->parent, diag) && \separated(&t->kv_len, diag) &&
+          \separated(&t->q_len, diag) && \separated(&t->kv_offset, diag) && \separated(&t->total_kv, diag); */
     *plan = (deft_plan){0};
+    /*@ assert zeroed_fields: t != \null ==>
+          t->n_nodes == \at(t->n_nodes, Pre) && t->parent == \at(t->parent, Pre) &&
+          t->kv_len == \at(t->kv_len, Pre) && t->q_len == \at(t->q_len, Pre) &&
+          t->kv_offset == \at(t->kv_offset, Pre) && t->total_kv == \at(t->total_kv, Pre); */
+    //@ assert zeroed_read: t != \null ==> deft_tree_readable(t);
+    //@ assert zeroed_diag: t != \null ==> deft_diag_apart(diag, t);
+    //@ assert zeroed_valid: t != \null ==> deft_tree_valid(t) ==> \at(deft_tree_valid(t), Pre);
+    /*@ assert zeroed_sum: t != \null ==>
+          deft_sum(t->q_len, t->n_nodes) == \at(deft_sum(t->q_len, t->n_nodes), Pre); */
     deft_status st = validate_tree(t, diag);
     if (st != DEFT_OK) return st;
+    /*@ assert checked_fields:
+          t->n_nodes == \at(t->n_nodes, Pre) && t->parent == \at(t->parent, Pre) &&
+          t->kv_len == \at(t->kv_len, Pre) && t->q_len == \at(t->q_len, Pre) &&
+          t->kv_offset == \at(t->kv_offset, Pre) && t->total_kv == \at(t->total_kv, Pre); */
+    //@ assert checked_read: deft_tree_readable(t);
+    //@ assert checked_diag: deft_diag_apart(diag, t);
+    /*@ assert checked_sum: deft_sum(t->q_len, t->n_nodes) == \at(deft_sum(t->q_len, t->n_nodes), Pre); */
     int64_t ct = opt && opt->chunk_tokens ? opt->chunk_tokens : DEFT_DEFAULT_CHUNK_TOKENS;
     int64_t cq = opt ? opt->chunk_queries : 0;
     if (ct < 1 || ct > INT32_MAX || cq < 0 || cq > INT32_MAX) {

@@ -57,6 +57,15 @@ expect 0 "validator, narrow run, true sources" "frama-c validate" -- framac vali
 plant_c validate.c 's/(p >= i)/(p > i)/' &&
     expect 2 "validator that lets a node be its own parent" "FAILED" -- framac validate $VALIDATE_NARROW
 
+# The plan builder: fill_one's full-chunk test lets the fill cursor reach the end of its chunk's
+# pair range (f > size for f >= size), so the pair is written one past it, into the next chunk's
+# pairs or past the pair arrays; fill_one's accesses and its cursor bound are no longer proved.
+PLAN_NARROW="PROOF_FUNCS=fill_one PROOF_TIMEOUT=5"
+rm -rf "$dir/c" && mkdir -p "$dir/c" && cp -r "$root/include" "$root/common" "$dir/c/"
+expect 0 "plan builder, narrow run, true sources" "frama-c plan" -- framac plan $PLAN_NARROW
+plant_c plan.c 's/if (f >= end - first) return 1;/if (f > end - first) return 1;/' &&
+    expect 2 "a plan builder whose fill cursor passes its chunk's pairs" "FAILED" -- framac plan $PLAN_NARROW
+
 # The merge: the merged LSE m + ln s computed as m - ln s. add_ln's postcondition (the merged LSE
 # is at least the larger side's, which deft_merge's "both" behaviour passes on) no longer holds.
 MERGE_NARROW="PROOF_FUNCS=add_ln_f32 PROOF_TIMEOUT=10"
