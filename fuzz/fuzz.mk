@@ -4,10 +4,12 @@
 #   fuzz          each harness under afl-fuzz for FUZZ_SECONDS (600), FUZZ_JOBS at once (1);
 #                 results in build/fuzz/out/<harness>; fails if anything was saved
 #   fuzz-smoke    builds every harness, replays the corpora (fuzz/corpus, fuzz/regress) as
-#                 regression tests, runs each harness FUZZ_SMOKE_SECONDS (20), fails if any crash,
+#                 regression tests, runs the harnesses FUZZ_SMOKE_SECONDS (20), all at once (FUZZ_SMOKE_JOBS,
+#                 3: the smoke is about crashes, not coverage), fails if any crash,
 #                 mismatch or hang was saved (part of `make test`)
 #   fuzz-mutants  the differential harness must catch each planted-bug plugin in build/mutants/
-#                 within FUZZ_MUTANT_SECONDS (60), and the `correct` control must survive as long
+#                 within FUZZ_MUTANT_SECONDS (30), and the controls (`correct`, cpu, cpu-seq) must survive
+#                 as long
 #   fuzz-corpus   regenerates the seed corpora in fuzz/corpus with build/fuzz/gen_corpus
 #   fuzz-build    the harnesses, their replay builds, tocase and gen_corpus
 #
@@ -20,8 +22,9 @@ FUZZ_PACKAGES      := afl++ clang libclang-rt-14-dev
 FUZZ_BUILD         ?= build/fuzz
 FUZZ_SECONDS       ?= 600
 FUZZ_SMOKE_SECONDS ?= 20
-FUZZ_MUTANT_SECONDS ?= 60
+FUZZ_MUTANT_SECONDS ?= 30
 FUZZ_JOBS          ?= 1
+FUZZ_SMOKE_JOBS    ?= 3
 FUZZ_AFL_CC        ?= afl-clang-fast
 FUZZ_CC            ?= clang
 FUZZ_HARNESSES     := parsers plan differential
@@ -94,7 +97,7 @@ $(FUZZ_BUILD)/gen_corpus: $(FUZZ_BUILD)/obj/fuzz/gen_corpus.o $(FUZZ_LIB_OBJ)
 fuzz-smoke: fuzz-build
 	@start=$$(date +%s); \
 	fuzz/replay.sh $(FUZZ_HARNESSES); replayed=$$?; \
-	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_JOBS=$(FUZZ_JOBS) \
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_JOBS=$(FUZZ_SMOKE_JOBS) \
 	    fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_BUILD)/smoke $(FUZZ_HARNESSES); fuzzed=$$?; \
 	rc=$$((replayed | fuzzed)); \
 	echo "fuzz-smoke: $$([ $$rc = 0 ] && echo passed || echo FAILED) in $$(( $$(date +%s) - start )) s"; \

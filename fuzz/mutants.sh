@@ -7,7 +7,7 @@
 # For each caught mutant the saved input is turned into a case (tocase) and `deft check --plugin`
 # must reproduce the mismatch (exit 1), when the deft binary has --plugin.
 #   usage: fuzz/mutants.sh [MUTANT_DIR]      (default build/mutants)
-#   env:   FUZZ_MUTANT_SECONDS (60), FUZZ_BUILD (build/fuzz), DEFT (build/deft),
+#   env:   FUZZ_MUTANT_SECONDS (30), FUZZ_BUILD (build/fuzz), DEFT (build/deft),
 #          FUZZ_MUTANTS (names to run; default every .so but correct)
 # Exit 0 when every mutant is caught and the controls survive, 1 otherwise, 2 on set-up errors.
 set -u
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.." || exit 2
 . fuzz/env.sh
 
 dir=${1:-build/mutants}
-budget=${FUZZ_MUTANT_SECONDS:-60}
+budget=${FUZZ_MUTANT_SECONDS:-30}
 deft=${DEFT:-build/deft}
 outroot=$FUZZ_BUILD/mutants
 harness=$FUZZ_BUILD/fuzz_differential
