@@ -154,6 +154,12 @@ int deft_mul_size(int64_t a, int64_t b, size_t *out);
     (t->n_nodes > 0 ==> t->parent != \null && t->kv_len != \null && t->q_len != \null) &&
     (\forall integer i; 0 <= i < t->n_nodes ==> deft_node_ok(t, i) && t->kv_len[i] <= t->total_kv) &&
     (t->kv_offset != \null ==> deft_ranges_ok(t) && deft_rows_disjoint(t));
+
+  // The statuses deft_tree_validate returns (its contract, and the contracts that pass it on).
+  predicate deft_tree_status(integer r) =
+    r == DEFT_OK || r == DEFT_ERR_NULL || r == DEFT_ERR_NODE_COUNT || r == DEFT_ERR_BAD_PARENT ||
+    r == DEFT_ERR_NEGATIVE_LEN || r == DEFT_ERR_QLEN_GT_KVLEN || r == DEFT_ERR_OVERFLOW ||
+    r == DEFT_ERR_KV_RANGE || r == DEFT_ERR_KV_OVERLAP || r == DEFT_ERR_NO_MEMORY;
 */
 
 /* The following take a validated tree. */

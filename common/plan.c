@@ -900,11 +900,7 @@ static deft_status plan_alloc(deft_plan *pl, int64_t chunks, int64_t pairs, int6
 /*@ requires diag == \null || \valid(diag);
     requires t == \null || (deft_tree_readable(t) && deft_diag_apart(diag, t));
     assigns *diag, __fc_heap_status;
-    ensures \result == DEFT_OK || \result == DEFT_ERR_NULL || \result == DEFT_ERR_NODE_COUNT ||
-            \result == DEFT_ERR_BAD_PARENT || \result == DEFT_ERR_NEGATIVE_LEN ||
-            \result == DEFT_ERR_QLEN_GT_KVLEN || \result == DEFT_ERR_OVERFLOW ||
-            \result == DEFT_ERR_KV_RANGE || \result == DEFT_ERR_KV_OVERLAP ||
-            \result == DEFT_ERR_NO_MEMORY;
+    ensures deft_tree_status(\result);
     ensures \result == DEFT_OK ==> \old(deft_tree_valid(t)) && deft_tree_valid(t) && deft_tree_shape(t);
     ensures \result == DEFT_OK ==>
       \forall integer i; 0 <= i <= t->n_nodes ==> deft_sum(t->q_len, i) == \old(deft_sum(t->q_len, i)); */

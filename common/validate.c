@@ -403,11 +403,7 @@ static deft_status check_nodes(const deft_tree *t, deft_diag *diag)
       \valid_read(&t->q_len) && \valid_read(&t->kv_offset) && \valid_read(&t->total_kv);
     requires diag == \null || \valid(diag);
     assigns *diag, __fc_heap_status;
-    ensures \result == DEFT_OK || \result == DEFT_ERR_NULL || \result == DEFT_ERR_NODE_COUNT ||
-            \result == DEFT_ERR_BAD_PARENT || \result == DEFT_ERR_NEGATIVE_LEN ||
-            \result == DEFT_ERR_QLEN_GT_KVLEN || \result == DEFT_ERR_OVERFLOW ||
-            \result == DEFT_ERR_KV_RANGE || \result == DEFT_ERR_KV_OVERLAP ||
-            \result == DEFT_ERR_NO_MEMORY;
+    ensures deft_tree_status(\result);
     ensures accepts_valid: \old(deft_tree_valid(t)) ==>
       \result == DEFT_OK || \result == DEFT_ERR_NO_MEMORY;
     ensures only_valid: \result == DEFT_OK ==> \old(deft_tree_valid(t));
@@ -459,11 +455,7 @@ static deft_status check_tree(const deft_tree *t, deft_diag *diag)
 /*@ requires diag == \null || \valid(diag);
     requires t == \null || (deft_tree_readable(t) && deft_diag_apart(diag, t));
     assigns *diag, __fc_heap_status;
-    ensures \result == DEFT_OK || \result == DEFT_ERR_NULL || \result == DEFT_ERR_NODE_COUNT ||
-            \result == DEFT_ERR_BAD_PARENT || \result == DEFT_ERR_NEGATIVE_LEN ||
-            \result == DEFT_ERR_QLEN_GT_KVLEN || \result == DEFT_ERR_OVERFLOW ||
-            \result == DEFT_ERR_KV_RANGE || \result == DEFT_ERR_KV_OVERLAP ||
-            \result == DEFT_ERR_NO_MEMORY;
+    ensures deft_tree_status(\result);
     ensures accepts_valid: \old(deft_tree_valid(t)) ==> \result == DEFT_OK || \result == DEFT_ERR_NO_MEMORY;
     ensures only_valid: \result == DEFT_OK ==> \old(deft_tree_valid(t));
     ensures shape: \result == DEFT_OK ==> deft_tree_shape(t);
