@@ -75,9 +75,9 @@ static double big_time(const deft_plan *p, const deft_shape *s, int64_t q, doubl
 
 static double small_time(const deft_plan *p, const deft_shape *s)
 {
-    double small = 0, g = (double)(s->hq / s->hkv), elt = (double)deft_dtype_size(s->dtype);
+    double small = 0, elt = (double)deft_dtype_size(s->dtype);
     for (int32_t c = 0; c < p->n_chunks; c++)
-        if ((double)(p->pair_start[c + 1] - p->pair_start[c]) * g <= DEFT_GPU_SMALL_ROWS)
+        if (!chunk_qtiles(p, s->hq / s->hkv, c))
             small += (double)p->chunk_len[c] * (double)s->d * elt * 2.0 * (double)s->hkv;
     return small / MODEL_BW;
 }
@@ -92,8 +92,8 @@ int deft_gpu_units(const deft_plan *p, const deft_shape *s, int force, double *m
     double sm = small_time(p, s);
     int pick = 0;
     double best = big_time(p, s, 0, sm);
-    /* (c << 8) | j must fit an int32 and j a byte */
-    if (p->n_chunks < (1 << 23))
+    /* (c << 8) | j must fit an int32 and j a byte; force 0 asks for one unit per chunk */
+    if (force != 0 && p->n_chunks < (1 << 23))
         for (int64_t q = 1; q < max_nqt; q = q < 4 ? q + 1 : 2 * q) {
             int64_t units;
             double crit, passes;
@@ -104,7 +104,6 @@ int deft_gpu_units(const deft_plan *p, const deft_shape *s, int force, double *m
             if (t < best || q == force) best = t, pick = (int)q;
             if (q == force) break;
         }
-    if (force == 0) pick = 0, best = big_time(p, s, 0, sm);
     if (model_us) *model_us = best * 1e6;
     return pick;
 }
