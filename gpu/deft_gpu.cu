@@ -96,10 +96,18 @@ template <> struct ops<__nv_bfloat16> {
     }
 };
 
-/* Zeroes every infinite or NaN 16-bit element of a 4-word vector (exponent all ones). */
+/* Zeroes every infinite or NaN 16-bit element of a 4-word vector (exponent all ones). The test
+ * that any element is one costs three instructions a word: adding the exponent's lowest bit to
+ * the masked exponent carries into bit 15 of a half exactly when its exponent is all ones (f16:
+ * 0x7c00 + 0x0400 = 0x8000; bf16: 0x7f80 + 0x0080 = 0x8000), and never across halves; the
+ * element-wise masks are built only when one is found (rare). */
 template <typename T> __device__ __forceinline__ void zero_nonfinite(uint4 *p)
 {
+    constexpr uint32_t LOW = ops<T>::EXP2 & ~(ops<T>::EXP2 << 1); /* lowest exponent bit per half */
     uint4 w = *p;
+    const uint32_t any = ((w.x & ops<T>::EXP2) + LOW) | ((w.y & ops<T>::EXP2) + LOW) |
+                         ((w.z & ops<T>::EXP2) + LOW) | ((w.w & ops<T>::EXP2) + LOW);
+    if (!(any & 0x80008000u)) return;
     uint32_t m0 = __vcmpeq2(w.x & ops<T>::EXP2, ops<T>::EXP2), m1 = __vcmpeq2(w.y & ops<T>::EXP2, ops<T>::EXP2);
     uint32_t m2 = __vcmpeq2(w.z & ops<T>::EXP2, ops<T>::EXP2), m3 = __vcmpeq2(w.w & ops<T>::EXP2, ops<T>::EXP2);
     if (m0 | m1 | m2 | m3) *p = make_uint4(w.x & ~m0, w.y & ~m1, w.z & ~m2, w.w & ~m3);
@@ -204,9 +212,11 @@ constexpr int FIRST_SCAN = 128; /* chunks a persistent block scans for its first
 
 /* One work item: a chunk of the plan with KV head g (its first KV row kv0, its length, its first
  * pair ps); its K/V tiles are tiles seq0 .. seq0 + ntiles - 1 of the block's stream, tile s living
- * in ring slot s % nslot. */
+ * in ring slot s % nslot, whose barrier is in phase (s / nslot) % 2: the item keeps slot0 =
+ * seq0 % nslot and par0 = (seq0 / nslot) % 2 (no division in the loops; ntiles <= nslot). */
 struct item {
-    int g, kv0, len, ps, nrows, ntiles, qt0, nqt, seq0; /* query tiles qt0 .. qt0 + nqt - 1 */
+    int g, kv0, len, ps, nrows, ntiles, qt0, nqt; /* query tiles qt0 .. qt0 + nqt - 1 */
+    int slot0, par0;
 };
 
 /* Units (deft_gpu_units) of chunk c for the plan's classification: 0 for a small chunk. */
@@ -251,6 +261,13 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
 
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int G = a.group;
+    /* Copies of Q and K/V tiles: thread tid moves 16-byte piece piece0 of rows r0, r0 + STEP, ...
+     * (consecutive threads, consecutive pieces of a row). Row r + STEP of a query tile is pair
+     * (r / G) + dq, head (r % G) + dr, plus one pair when the head passes G: one division per tile,
+     * not one per piece. */
+    constexpr int STEP = NTHREADS / CPR; /* 32, 16, 8 rows for D = 64, 128, 256 */
+    const int r0 = tid / CPR, piece0 = tid % CPR;
+    const int dq = STEP / G, dr = STEP % G;
     int n_big = 0, n_items = 0; /* units and items, set once the list of units is ready */
     const T *Q = static_cast<const T *>(a.q), *K = static_cast<const T *>(a.k), *V = static_cast<const T *>(a.v);
     const float scale2 = a.scale * LOG2E;
@@ -299,34 +316,42 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
     /* query tile qt of it into qs; the query indices are read before the first copy is issued,
      * so their latencies overlap */
     auto issue_q = [&](const item &it, int qt) {
-        int qidx[QPT];
+        int qidx[QPT], qh[QPT];
+        int row = qt * QROWS + r0, pq = row / G, ph = row - pq * G; /* pair, head in the group */
 #pragma unroll
         for (int k = 0; k < QPT; k++) {
-            const int row = qt * QROWS + (tid + k * NTHREADS) / CPR;
-            qidx[k] = row < it.nrows ? __ldg(a.pair_query + it.ps + row / G) : -1;
+            qidx[k] = row < it.nrows ? __ldg(a.pair_query + it.ps + pq) : -1;
+            qh[k] = ph;
+            row += STEP, pq += dq, ph += dr;
+            if (ph >= G) ph -= G, pq++;
         }
+        const size_t hoff = (size_t)it.g * G * D + piece0 * 8;
+        const uint32_t dst = smem_addr(qs + r0 * S + piece0 * 8);
 #pragma unroll
         for (int k = 0; k < QPT; k++) {
-            const int i = tid + k * NTHREADS, r = i / CPR, piece = i % CPR, row = qt * QROWS + r;
-            const T *src = qidx[k] < 0 ? Q : Q + ((size_t)qidx[k] * a.hq + it.g * G + row % G) * D + piece * 8;
-            cp_async16(smem_addr(qs + r * S + piece * 8), src, qidx[k] < 0 ? 0 : 16);
+            const T *src = qidx[k] < 0 ? Q : Q + ((size_t)qidx[k] * a.hq + qh[k]) * D + hoff;
+            cp_async16(dst + k * STEP * S * (int)sizeof(T), src, qidx[k] < 0 ? 0 : 16);
         }
         mbar_arrive_cp(qbar);
     };
-    /* K/V tile t of it into the next ring slot; rows past the chunk's end are zero-filled */
-    int issued = 0;
+    /* K/V tile t of it into the next ring slot (islot: tiles issued so far, mod nslot); rows past
+     * the chunk's end are zero-filled */
+    int islot = 0;
     auto issue_tile = [&](const item &it, int t) {
-        const int slot = issued % nslot;
-        T *kd = ring + (size_t)slot * 2 * TK * S, *vd = kd + TK * S;
-        for (int i = tid; i < TK * CPR; i += NTHREADS) {
-            const int r = i / CPR, piece = i % CPR, tok = t * TK + r;
-            const bool in = tok < it.len;
-            const size_t off = in ? ((size_t)(it.kv0 + tok) * a.hkv + it.g) * D + piece * 8 : 0;
-            cp_async16(smem_addr(kd + r * S + piece * 8), K + off, in ? 16 : 0);
-            cp_async16(smem_addr(vd + r * S + piece * 8), V + off, in ? 16 : 0);
+        const uint32_t kd = smem_addr(ring + (size_t)islot * 2 * TK * S + r0 * S + piece0 * 8);
+        const uint32_t vd = kd + TK * S * (int)sizeof(T);
+        const int tok0 = t * TK + r0;
+        const size_t off0 = ((size_t)(it.kv0 + tok0) * a.hkv + it.g) * D + piece0 * 8;
+        const size_t rstride = (size_t)STEP * a.hkv * D;
+#pragma unroll
+        for (int k = 0; k < TK / STEP; k++) {
+            const bool in = tok0 + k * STEP < it.len;
+            const size_t off = in ? off0 + k * rstride : 0;
+            cp_async16(kd + k * STEP * S * (int)sizeof(T), K + off, in ? 16 : 0);
+            cp_async16(vd + k * STEP * S * (int)sizeof(T), V + off, in ? 16 : 0);
         }
-        mbar_arrive_cp(smem_addr(&bars[slot]));
-        issued++;
+        mbar_arrive_cp(smem_addr(&bars[islot]));
+        islot = islot + 1 == nslot ? 0 : islot + 1;
     };
 
     if (tid == 0)
@@ -370,7 +395,7 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
     n_items = INT32_MAX; /* not known before the wait; an early item exists */
     if (early) {
         read_item(cur, 0);
-        cur.seq0 = 0;
+        cur.slot0 = 0, cur.par0 = 0;
         issue_q(cur, cur.qt0);
         for (int t = 0; t < cur.ntiles; t++) issue_tile(cur, t);
     }
@@ -386,22 +411,32 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
         grab_publish(0);
         __syncthreads();
         read_item(cur, 0);
-        cur.seq0 = 0;
+        cur.slot0 = 0, cur.par0 = 0;
         issue_q(cur, cur.qt0);
         for (int t = 0; t < cur.ntiles; t++) issue_tile(cur, t);
     }
     cudaTriggerProgrammaticLaunchCompletion(); /* the next kernel may launch and wait for us */
-    grab_start(), grab_publish(1);
-    __syncthreads();
-    bool has_next = read_item(nxt, 1);
-    uint32_t qphase = 0;
+    /* The next item. Taking it costs a chain of dependent reads (the list's length, the counter,
+     * the list, the chunk) that wait in the memory system behind the first item's own K/V loads:
+     * about 3 us on the small trees, where a block has one item. So a block whose first item was
+     * loaded early (`deferred`) computes it first and reads the next one only at its end (that
+     * item's loads then start without overlap, once); a late block takes it at once. */
+    bool has_next = false, deferred = early;
     int buf = 0;
+    grab_start();
+    if (!deferred) {
+        grab_publish(1);
+        __syncthreads();
+        has_next = read_item(nxt, 1);
+    }
+    uint32_t qphase = 0;
 
     for (;;) {
         if (has_next) grab_start(); /* the item after next */
         int nxt_issued = 0;
         if (has_next) { /* the next item's first tiles go into the slots this one leaves free */
-            nxt.seq0 = cur.seq0 + cur.ntiles;
+            nxt.slot0 = cur.slot0 + cur.ntiles, nxt.par0 = cur.par0;
+            if (nxt.slot0 >= nslot) nxt.slot0 -= nslot, nxt.par0 ^= 1;
             while (nxt_issued < nxt.ntiles && nxt_issued < nslot - cur.ntiles) issue_tile(nxt, nxt_issued++);
         }
         const int g = cur.g, nrows = cur.nrows, ps = cur.ps;
@@ -449,11 +484,13 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
 
             /* first pass: wait for a tile, zero its non-finite V values, publish it; one tile at a
              * time (compute overlaps the later tiles' arrival) unless the item is split */
-            const int slot0 = cur.seq0 % nslot;
+            const int slot0 = cur.slot0;
             auto land = [&](int t) {
-                const int seq = cur.seq0 + t, slot = seq % nslot;
+                int slot = cur.slot0 + t;
+                uint32_t par = (uint32_t)cur.par0;
+                if (slot >= nslot) slot -= nslot, par ^= 1u;
                 T *vslot = ring + (size_t)slot * 2 * TK * S + TK * S;
-                mbar_wait(smem_addr(&bars[slot]), (uint32_t)(seq / nslot) & 1u);
+                mbar_wait(smem_addr(&bars[slot]), par);
                 for (int i = tid; i < TK * CPR; i += NTHREADS)
                     zero_nonfinite<T>(reinterpret_cast<uint4 *>(vslot + (i / CPR) * S + (i % CPR) * 8));
             };
@@ -585,6 +622,20 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                 if (qt + 1 < qt_end) issue_q(cur, qt + 1);
                 else if (has_next) issue_q(nxt, nxt.qt0);
             }
+        }
+        if (deferred) { /* the first item is done: now the second, then the usual pipeline */
+            deferred = false;
+            grab_publish(0);
+            __syncthreads(); /* next_item[0] is published; everyone is done with this item */
+            const int s0 = cur.slot0 + cur.ntiles, p0 = cur.par0;
+            if (!read_item(cur, 0)) break;
+            cur.slot0 = s0 >= nslot ? s0 - nslot : s0, cur.par0 = s0 >= nslot ? p0 ^ 1 : p0;
+            issue_q(cur, cur.qt0);
+            for (int t = 0; t < cur.ntiles; t++) issue_tile(cur, t);
+            grab_start(), grab_publish(1);
+            __syncthreads();
+            has_next = read_item(nxt, 1);
+            continue;
         }
         if (!has_next) break;
         grab_publish(buf);
