@@ -149,11 +149,13 @@ __device__ __forceinline__ float ex2(float x)
  * col0 + 8 j + {0, 1}). Scores become scale2 * s (log2 units); unless `full`, a column at or past a
  * row's visible count becomes -inf by selection, never by arithmetic, so its weight is exactly 0.
  * m and l are the running max and (per-lane partial) sum of each row, o its 16 x D accumulators,
- * rescaled only when some row's max moved. On return s holds the weights exp2(s - m). */
+ * rescaled only when some row's max moved, and not on the warp's first tile (`fresh`: o and l are
+ * still zero, and the factor would be exp2(-inf) = 0: same bits without the 4 D / 8 products).
+ * On return s holds the weights exp2(s - m). */
 template <int NT, int ND>
 __device__ __forceinline__ void online_softmax(float (&s)[NT][4], float (&o)[ND][4], float (&m)[2],
-                                               float (&l)[2], float scale2, bool full, int col0,
-                                               int visA, int visB)
+                                               float (&l)[2], float scale2, bool full, bool fresh,
+                                               int col0, int visA, int visB)
 {
     if (full) {
 #pragma unroll
@@ -186,7 +188,7 @@ __device__ __forceinline__ void online_softmax(float (&s)[NT][4], float (&o)[ND]
     const float mnA = fmaxf(m[0], tmA), mnB = fmaxf(m[1], tmB);
     /* a row with nothing visible so far keeps max -inf: subtract 0 so exp2 gives 0, not NaN */
     const float muA = mnA == -INFINITY ? 0.0f : mnA, muB = mnB == -INFINITY ? 0.0f : mnB;
-    if (__any_sync(0xffffffffu, mnA != m[0] || mnB != m[1])) {
+    if (!fresh && __any_sync(0xffffffffu, mnA != m[0] || mnB != m[1])) {
         const float alA = ex2(m[0] - muA), alB = ex2(m[1] - muB);
         l[0] *= alA, l[1] *= alB;
 #pragma unroll
@@ -247,7 +249,10 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
 {
     constexpr int S = D + PAD;       /* shared row stride, elements */
     constexpr int CPR = D / 8;       /* 16-byte pieces per row */
-    constexpr bool QREGS = D <= 128; /* Q fragments stay in registers for the whole query tile */
+#ifndef DEFT_GPU_QREGS_MAX_D
+#define DEFT_GPU_QREGS_MAX_D 128
+#endif
+    constexpr bool QREGS = D <= DEFT_GPU_QREGS_MAX_D; /* Q fragments stay in registers for the whole query tile */
     constexpr int KD = D / 16, NT = TK / 8, ND = D / 8;
     constexpr int QPT = QROWS * CPR / NTHREADS; /* Q pieces per thread */
     constexpr int STATE = 4 + 4 * ND;           /* floats per lane of a warp's softmax state */
@@ -344,7 +349,8 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
         const size_t off0 = ((size_t)(it.kv0 + tok0) * a.hkv + it.g) * D + piece0 * 8;
         const size_t rstride = (size_t)STEP * a.hkv * D;
 #pragma unroll
-        for (int k = 0; k < TK / STEP; k++) {
+        for (int k = 0; k < (TK + STEP - 1) / STEP; k++) {
+            if (TK % STEP && r0 + k * STEP >= TK) break; /* a partial last round */
             const bool in = tok0 + k * STEP < it.len;
             const size_t off = in ? off0 + k * rstride : 0;
             cp_async16(kd + k * STEP * S * (int)sizeof(T), K + off, in ? 16 : 0);
@@ -478,6 +484,7 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
             }
 
             float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+            bool fresh = true; /* no tile computed yet in this pass */
             float o[ND][4];
 #pragma unroll
             for (int j = 0; j < ND; j++) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
@@ -539,7 +546,8 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                                 ops<T>::mma(s[2 * np + 1], af, b[2], b[3]);
                             }
                         }
-                        online_softmax<NT, ND>(s, o, m, l, scale2, FULL, t * TK + 2 * (lane & 3), visA, visB);
+                        online_softmax<NT, ND>(s, o, m, l, scale2, FULL, fresh, t * TK + 2 * (lane & 3), visA, visB);
+                        fresh = false;
 #pragma unroll
                         for (int kt = 0; kt < TK / 16; kt++) {
                             if (!FULL && kt * 16 >= lim) break;
@@ -717,16 +725,23 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
     const float scale2 = a.scale * LOG2E;
     T *mine = ring + (size_t)warp * 2 * SLOT;
 
-    /* tile t into slot (0 or 1) of this warp; an empty group past the end keeps the count */
+    /* tile t into slot (0 or 1) of this warp; an empty group past the end keeps the count. Lane
+     * moves piece lane % CPR of rows lane / CPR + SSTEP k (addresses kept incrementally). */
+    constexpr int SSTEP = 32 / CPR;
+    const int lr0 = lane / CPR, lpiece = lane % CPR;
+    const size_t lrstride = (size_t)SSTEP * a.hkv * D;
     auto issue = [&](int t, int slot) {
         if (t < nt) {
-            T *kd = mine + slot * SLOT, *vd = kd + TS * S;
-            for (int i = lane; i < TS * CPR; i += 32) {
-                const int r = i / CPR, piece = i % CPR, tok = t * TS + r;
-                const bool in = tok < len;
-                const size_t off = in ? ((size_t)(kv0 + tok) * a.hkv + g) * D + piece * 8 : 0;
-                cp_async16(smem_addr(kd + r * S + piece * 8), K + off, in ? 16 : 0);
-                cp_async16(smem_addr(vd + r * S + piece * 8), V + off, in ? 16 : 0);
+            const uint32_t kd = smem_addr(mine + slot * SLOT + lr0 * S + lpiece * 8);
+            const uint32_t vd = kd + TS * S * (int)sizeof(T);
+            const int tok0 = t * TS + lr0;
+            const size_t off0 = ((size_t)(kv0 + tok0) * a.hkv + g) * D + lpiece * 8;
+#pragma unroll
+            for (int k = 0; k < TS / SSTEP; k++) {
+                const bool in = tok0 + k * SSTEP < len;
+                const size_t off = in ? off0 + k * lrstride : 0;
+                cp_async16(kd + k * SSTEP * S * (int)sizeof(T), K + off, in ? 16 : 0);
+                cp_async16(vd + k * SSTEP * S * (int)sizeof(T), V + off, in ? 16 : 0);
             }
         }
         asm volatile("cp.async.commit_group;\n" ::: "memory");
@@ -761,6 +776,7 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
     }
 
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    bool fresh = true; /* no tile computed yet by this warp */
     float o[ND][4];
 #pragma unroll
     for (int j = 0; j < ND; j++) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
@@ -782,7 +798,8 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
                 ops<T>::mma(s[0], qf[kk], b[0], b[1]);
                 ops<T>::mma(s[1], qf[kk], b[2], b[3]);
             }
-            online_softmax<2, ND>(s, o, m, l, scale2, (t + 1) * TS <= wmin, t * TS + 2 * (lane & 3), visA, visB);
+            online_softmax<2, ND>(s, o, m, l, scale2, (t + 1) * TS <= wmin, fresh, t * TS + 2 * (lane & 3), visA, visB);
+            fresh = false;
             uint32_t pa[4];
             pa[0] = ops<T>::pack(s[0][0], s[0][1]);
             pa[1] = ops<T>::pack(s[0][2], s[0][3]);

@@ -3,7 +3,9 @@
 #ifndef DEFT_GPU_GEOM_H
 #define DEFT_GPU_GEOM_H
 
+#ifndef DEFT_GPU_WARPS
 #define DEFT_GPU_WARPS 8                        /* warps per block of version 2 */
+#endif
 #define DEFT_GPU_QROWS (16 * DEFT_GPU_WARPS)    /* query rows per pass: 16 per warp (one mma M) */
 #define DEFT_GPU_TILE 64                        /* KV tokens per ring slot (large items) */
 #define DEFT_GPU_SMALL_ROWS 16                  /* items of at most this many rows go to the
