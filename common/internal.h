@@ -3,6 +3,8 @@
 #ifndef DEFT_INTERNAL_H
 #define DEFT_INTERNAL_H
 
+#include <stdlib.h> /* for the proofs: deft_tree_validate's contract below names the heap state */
+
 #include "deft.h"
 
 #if defined(__GNUC__)
@@ -162,10 +164,36 @@ int deft_mul_size(int64_t a, int64_t b, size_t *out);
     r == DEFT_ERR_KV_RANGE || r == DEFT_ERR_KV_OVERLAP || r == DEFT_ERR_NO_MEMORY;
 */
 
-/* The following take a validated tree. */
+/* deft_tree_validate (deft.h), with its contract for the proofs: proofs/frama-c/validate proves it
+ * against common/validate.c; the plan builder's proof reads it here, without the validator's code. */
+/*@ requires diag == \null || \valid(diag);
+    requires t == \null || (deft_tree_readable(t) && deft_diag_apart(diag, t));
+    assigns *diag, __fc_heap_status;
+    ensures deft_tree_status(\result);
+    ensures accepts_valid: \old(deft_tree_valid(t)) ==> \result == DEFT_OK || \result == DEFT_ERR_NO_MEMORY;
+    ensures only_valid: \result == DEFT_OK ==> \old(deft_tree_valid(t));
+    ensures shape: \result == DEFT_OK ==> deft_tree_shape(t);
+*/
+deft_status deft_tree_validate(const deft_tree *t, deft_diag *diag);
+
+/* The following take a validated tree (their contracts: proved the same way). */
+/* deft_tree_total_q (deft.h): the sum of q_len. */
+/*@ requires deft_tree_readable(t) && deft_tree_valid(t);
+    assigns \nothing;
+    ensures \result == deft_sum(t->q_len, t->n_nodes) && 0 <= \result; */
+int64_t deft_tree_total_q(const deft_tree *t);
 /* q_start (n_nodes + 1): index of node i's first query; q_start[n_nodes] = total_q. */
 void deft_tree_query_starts(const deft_tree *t, int64_t *q_start);
-/* off (n_nodes): node i's first KV row, packed or given. */
+/* off (n_nodes): node i's first KV row, packed or given; every node's rows inside 0..total_kv-1. */
+/*@ requires deft_tree_readable(t) && deft_tree_valid(t);
+    requires \valid(off + (0 .. t->n_nodes - 1)) && deft_apart(off, t->n_nodes, t);
+    assigns off[0 .. t->n_nodes - 1];
+    ensures inside: \forall integer i; 0 <= i < t->n_nodes ==>
+      0 <= off[i] && off[i] + t->kv_len[i] <= t->total_kv;
+    ensures packed: t->kv_offset == \null ==>
+      \forall integer i; 0 <= i < t->n_nodes ==> off[i] == deft_sum(t->kv_len, i);
+    ensures given: t->kv_offset != \null ==>
+      \forall integer i; 0 <= i < t->n_nodes ==> off[i] == t->kv_offset[i]; */
 void deft_tree_offsets(const deft_tree *t, int64_t *off);
 /* anc (n_nodes): KV tokens in node i's proper ancestors. */
 void deft_tree_ancestor_tokens(const deft_tree *t, int64_t *anc);

@@ -3,22 +3,26 @@
  * chunk_queries queries each) and the reduction map (each query's pairs in a fixed order).
  * Building is linear in nodes plus (chunk, query) pairs; the result is plain int32 arrays.
  *
- * proofs/frama-c/plan proves some of the functions below with WP. For each one, it proves the
+ * proofs/frama-c/plan proves most of the functions below with WP. For each one, it proves the
  * contract and that nothing inside it makes an out-of-bounds access, overflows, divides by zero or
  * converts out of int32 range, on every input its precondition allows. The proved ones are:
  *   the token-chunk and slice arithmetic (tc_number, tc_bounds, own_from, n_slices, slice_start,
  *     slice_max);
- *   the counts (count_below, count_chunks, count_links, count_pairs);
- *   one query's pairs (fill_one, fill_query);
- *   the plan's layout (plan_alloc).
- * Not proved yet: the other steps (split_tokens, fill_pairs, emit_slices, fill_chunks), the builder
- * itself (build, validate_tree, deft_plan_build) and the diagnostic helpers. Their contracts are
- * written out below but not proved, and deft_plan_free has no contract. So deft_plan_build's
- * postcondition plan_ok, the bounds the kernels rely on, is a claim, not a proved fact; the
- * Makefile there says why each is left out (deft_plan_verify checks those bounds and coverage on
- * every plan the tests and fuzzers build). Four counting facts are checked at run time instead of
- * proved (DEFT_ERR_INTERNAL if one ever failed; none can for a valid tree, and proofs/coq/Plan.v
- * proves the counts over an abstract model):
+ *   the counts and the token chunks (count_below, count_chunks, count_links, count_pairs,
+ *     split_tokens);
+ *   the pairs and the reduction map (fill_one, fill_query, one_query, fill_pairs);
+ *   the chunk records (put_chunk, emit_slices, fill_chunks);
+ *   the plan's layout and its zeroing (plan_alloc, plan_clear), and validate_tree;
+ *   the ghost lemmas the steps call (tokens_step, rs_step, sum_step, records_step, done_step,
+ *     chunks_ascend, chunked_end).
+ * Not proved: build, which calls the steps one after the other, and so deft_plan_build, whose
+ * contract rests on build's; and the diagnostic helpers (too_big, broken, out_of_memory,
+ * words_oom). Their contracts are written out below but not proved, and deft_plan_free has no
+ * contract. So deft_plan_build's postcondition plan_ok, the bounds the kernels rely on, is a
+ * claim, not a proved fact; the Makefile there says why each is left out (deft_plan_verify checks
+ * those bounds and coverage on every plan the tests and fuzzers build). Four counting facts are
+ * checked at run time instead of proved (DEFT_ERR_INTERNAL if one ever failed; none can for a
+ * valid tree, and proofs/coq/Plan.v proves the counts over an abstract model):
  *   1. the queries below a node number at most all queries (count_below);
  *   2. a token chunk's fill cursor stays inside its pair range (fill_pairs, before each fill);
  *   3. a query's reduction list ends inside the pair count (fill_pairs, before each query);
@@ -55,6 +59,26 @@
 #define FILLED(n_tcs, tc_pair, tc_n, pq, pv, tq) \
     (\forall integer i_, j_, e_; 0 <= i_ < (n_tcs) && j_ == i_ + 1 && (tc_pair)[i_] <= e_ < (tc_pair)[j_] ==> \
        0 <= (pq)[e_] < (tq) && 1 <= (pv)[e_] <= (tc_n)[i_])
+/* fill_chunks, while it runs, plan chunks 0 .. c - 1 are done: they are records (RECORDS); the
+ * first starts at pair 0 and each later one where the one before it ends, the last one ending at b
+ * (PF_ENDS, PF_IN, PF_UP); each of their pairs sees 1 up to its chunk's length tokens (PF_VIS, and
+ * PF_LAST for the last chunk, whose pairs end at b). Neighbours are named c1_ < c2_ <= c1_ + 1,
+ * neither c1_ + 1 inside an array index nor c2_ == c1_ + 1, which WP rewrites into it: either would
+ * hand the provers a quantifier that instantiates itself without end. */
+#define PF_ENDS(c, b, pairs, ps) \
+    (((c) > 0 ==> (ps)[0] == 0 && (ps)[(c) - 1] <= (b)) && ((c) == 0 ==> (b) == 0) && (b) <= (pairs))
+#define PF_IN(c, pairs, ps) (\forall integer c1_; 0 <= c1_ < (c) ==> 0 <= (ps)[c1_] <= (pairs))
+#define PF_UP(c, ps) (\forall integer c1_, c2_; 0 <= c1_ < c2_ <= c1_ + 1 && c2_ < (c) ==> (ps)[c1_] <= (ps)[c2_])
+#define PF_VIS(c, ps, cl, pv) \
+    (\forall integer c1_, c2_, e_; 0 <= c1_ < c2_ <= c1_ + 1 && c2_ < (c) && (ps)[c1_] <= e_ < (ps)[c2_] ==> \
+       1 <= (pv)[e_] <= (cl)[c1_])
+#define PF_LAST(c, b, ps, cl, pv) \
+    ((c) > 0 ==> \forall integer e_; (ps)[(c) - 1] <= e_ < (b) ==> 1 <= (pv)[e_] <= (cl)[(c) - 1])
+/* fill_pairs, while it runs: the reduction lists of queries 0 .. q - 1 start in order from slot 0,
+ * inside the red slots filled so far. */
+#define RS_OK(rs, q, red) \
+    (((q) > 0 ==> (rs)[0] == 0) && (\forall integer i_; 0 <= i_ < (q) ==> 0 <= (rs)[i_] <= (red)) && \
+     (\forall integer i_, j_; 0 <= i_ < j_ <= i_ + 1 && j_ < (q) ==> (rs)[i_] <= (rs)[j_]))
 /* Reduction slots lo .. hi - 1 hold pairs. */
 #define RED_OK(rp, lo, hi, pairs) (\forall integer r_; (lo) <= r_ < (hi) ==> 0 <= (rp)[r_] < (pairs))
 /* The reduction map: red_start ascending from 0 to the pair count, every entry a pair. */
@@ -157,6 +181,16 @@
     (\forall integer i, j; 0 <= i < n_tcs && j == i + 1 ==>
        (tc_pair[j] == tc_pair[i] ==> tc_chunk[j] == tc_chunk[i]) &&
        (tc_pair[j] > tc_pair[i] ==> 1 <= tc_chunk[j] - tc_chunk[i] <= tc_pair[j] - tc_pair[i]));
+
+  // fill_chunks's progress (PF_ENDS .. PF_LAST above), as predicates: stated and used whole, they
+  // pass from one contract to the next without the provers unfolding them.
+  predicate records(integer n, int64_t *kv_len, integer total_kv, integer ct, integer c, int32_t *cn,
+                    int32_t *cts, int32_t *ckr, int32_t *cl) = RECORDS(n, kv_len, total_kv, ct, c, cn, cts, ckr, cl);
+  predicate pf_ends(integer c, integer b, integer pairs, int32_t *ps) = PF_ENDS(c, b, pairs, ps);
+  predicate pf_in(integer c, integer pairs, int32_t *ps) = PF_IN(c, pairs, ps);
+  predicate pf_up(integer c, int32_t *ps) = PF_UP(c, ps);
+  predicate pf_vis(integer c, int32_t *ps, int32_t *cl, int32_t *pv) = PF_VIS(c, ps, cl, pv);
+  predicate pf_last(integer c, integer b, int32_t *ps, int32_t *cl, int32_t *pv) = PF_LAST(c, b, ps, cl, pv);
 
   // deft_plan_build's result: the facts the kernels rely on.
   predicate plan_ok(deft_plan *p, deft_tree *t) =
@@ -429,6 +463,18 @@ static void count_links(int64_t n, const int64_t *parent, const int64_t *kv_len,
     }
 }
 
+/* Token chunks 0 .. m - 1 are in order and so is token chunk m: so are 0 .. m. */
+/*@ ghost
+  /@ requires tokens(n, kv_len, ct, m, tc_node, tc_a, tc_n);
+     requires 0 <= tc_node[m] < n && 0 <= tc_a[m] && 1 <= tc_n[m] <= ct && tc_a[m] + tc_n[m] <= kv_len[tc_node[m]];
+     assigns \nothing;
+     ensures tokens(n, kv_len, ct, m + 1, tc_node, tc_a, tc_n); @/
+  static void tokens_step(int64_t n, const int64_t *kv_len, int64_t ct, int64_t m, const int64_t *tc_node,
+                          const int64_t *tc_a, const int64_t *tc_n)
+  {
+  }
+*/
+
 /* Each token chunk's node, first token and length (tc_node, tc_a, tc_n), node by node. */
 /*@ requires forest(n, parent, kv_len, q_len, total_kv) && 1 <= ct <= INT32_MAX;
     requires counted(n, kv_len, ct, n_tc) && numbered(n, n_tc, first_tc) && first_tc[n] == n_tcs;
@@ -469,6 +515,7 @@ static void split_tokens(int64_t n, const int64_t *kv_len, const int64_t *n_tc,
             //@ assert tc_node[base + k] == u && kv_len[u] == len;
             /*@ assert 0 <= tc_node[base + k] < n && 0 <= tc_a[base + k] && 1 <= tc_n[base + k] <= ct &&
                   tc_a[base + k] + tc_n[base + k] <= kv_len[tc_node[base + k]]; */
+            //@ ghost tokens_step(n, kv_len, ct, base + k, tc_node, tc_a, tc_n);
         }
     }
 }
@@ -659,6 +706,71 @@ static int64_t fill_query(int64_t u, int64_t pos, int64_t q, int64_t red, int64_
     return own;
 }
 
+/* The reduction lists of queries 0 .. q - 1 start in order inside the first red slots, and query
+ * q's starts at red: so do those of queries 0 .. q, inside the first red2 >= red slots. */
+/*@ ghost
+  /@ requires 0 <= q && RS_OK(rs, q, red) && rs[q] == red && 0 <= red <= red2 && (q == 0 ==> red == 0);
+     assigns \nothing;
+     ensures RS_OK(rs, q + 1, red2); @/
+  static void rs_step(const int32_t *rs, int64_t q, int64_t red, int64_t red2)
+  {
+  }
+*/
+
+/* Query q's pairs and reduction list (fill_query), the list from reduction slot red on; rs[q]
+ * records where it starts. Returns what fill_query returns. */
+/*@ requires 0 <= u < n <= INT32_MAX && 0 <= q < tq < INT32_MAX && 0 <= red <= pairs < INT32_MAX && 0 <= n_tcs;
+    requires 0 <= pos <= INT32_MAX && \forall integer i; 0 <= i < n ==> n_tc[i] <= INT32_MAX;
+    requires sized(n, kv_len, n_tc) && links(n, n_tc, anc_tc, up);
+    requires \forall integer i; 0 <= i < n ==> 0 <= first_tc[i] && first_tc[i] + n_tc[i] <= n_tcs;
+    requires tokens(n, kv_len, ct, n_tcs, tc_node, tc_a, tc_n) && ct <= INT32_MAX;
+    requires pair_ranges(n_tcs, tc_pair, pairs);
+    requires FILL_BOUNDS(n_tcs, tc_pair, tc_fill) && FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, q, pairs);
+    requires RED_OK(rp, 0, red, pairs) && RS_OK(rs, q, red) && (q == 0 ==> red == 0);
+    requires \valid_read(n_tc + (0 .. n - 1)) && \valid_read(first_tc + (0 .. n - 1)) &&
+             \valid_read(anc_tc + (0 .. n - 1)) && \valid_read(up + (0 .. n - 1)) &&
+             \valid_read(tc_a + (0 .. n_tcs - 1)) && \valid_read(tc_n + (0 .. n_tcs - 1)) &&
+             \valid_read(tc_pair + (0 .. n_tcs));
+    requires \valid(tc_fill + (0 .. n_tcs - 1)) && \valid(pq + (0 .. pairs - 1)) && \valid(pv + (0 .. pairs - 1)) &&
+             \valid(rs + (0 .. tq)) && \valid(rp + (0 .. pairs - 1));
+    requires \separated(tc_fill + (0 .. n_tcs - 1), pq + (0 .. pairs - 1), pv + (0 .. pairs - 1), rs + (0 .. tq),
+                        rp + (0 .. pairs - 1));
+    assigns tc_fill[0 .. n_tcs - 1], pq[0 .. pairs - 1], pv[0 .. pairs - 1], rs[q], rp[red .. pairs - 1];
+    ensures -1 <= \result <= n_tc[u];
+    ensures \result >= 0 ==> red + anc_tc[u] + \result <= pairs;
+    ensures \result >= 0 ==> FILL_BOUNDS(n_tcs, tc_pair, tc_fill);
+    ensures \result >= 0 ==> FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, q + 1, pairs);
+    ensures \result >= 0 ==> RED_OK(rp, 0, red + anc_tc[u] + \result, pairs);
+    ensures \result >= 0 ==> RS_OK(rs, q + 1, red + anc_tc[u] + \result); */
+static int64_t one_query(int64_t u, int64_t pos, int64_t q, int64_t red, int64_t pairs,
+                         const int64_t *n_tc, const int64_t *first_tc, const int64_t *anc_tc,
+                         const int64_t *up, const int64_t *tc_a, const int64_t *tc_n,
+                         const int64_t *tc_pair, int32_t *tc_fill, int32_t *pq, int32_t *pv, int32_t *rs,
+                         int32_t *rp)
+    /*@ ghost (int64_t n, const int64_t *kv_len, int64_t ct, int64_t tq, int64_t n_tcs, const int64_t *tc_node) */
+{
+    /* rs, and the reduction slots before red, are apart from what fill_query writes: said point by
+     * point here, so that carrying them across the call does not ask the provers to split the
+     * ranges of the precondition themselves. */
+    /*@ assert \forall integer i; 0 <= i <= tq ==> \separated(rs + i, tc_fill + (0 .. n_tcs - 1)) &&
+          \separated(rs + i, pq + (0 .. pairs - 1)) && \separated(rs + i, pv + (0 .. pairs - 1)) &&
+          \separated(rs + i, rp + (red .. pairs - 1)); */
+    /*@ assert \forall integer r; 0 <= r < red ==> \separated(rp + r, tc_fill + (0 .. n_tcs - 1)) &&
+          \separated(rp + r, pq + (0 .. pairs - 1)) && \separated(rp + r, pv + (0 .. pairs - 1)); */
+    int64_t own = fill_query(u, pos, q, red, pairs, n_tc, first_tc, anc_tc, up, tc_a, tc_n, tc_pair, tc_fill,
+                             pq, pv, rp) /*@ ghost (n, kv_len, ct, tq, n_tcs, tc_node) */;
+    if (own < 0) return own;
+    //@ assert \forall integer i; 0 <= i <= tq ==> rs[i] == \at(rs[i], Pre);
+    //@ assert RED_OK(rp, 0, red, pairs) && RS_OK(rs, q, red);
+    rs[q] = (int32_t)red;
+    /* rs is apart from the pairs, the fill cursors and the lists. */
+    //@ assert FILL_BOUNDS(n_tcs, tc_pair, tc_fill);
+    //@ assert FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, q + 1, pairs);
+    //@ assert RED_OK(rp, 0, red + anc_tc[u] + own, pairs) && RS_OK(rs, q, red);
+    //@ ghost rs_step(rs, q, red, red + anc_tc[u] + own);
+    return own;
+}
+
 /* A step of a prefix sum: sum(a, u + 1) = sum(a, u) + a[u], and it stays below a bound of all
  * prefix sums. */
 /*@ ghost
@@ -707,8 +819,7 @@ static int fill_pairs(int64_t n, const int64_t *kv_len, const int64_t *q_len, in
         loop invariant q == 0 ==> red == 0;
         loop invariant FILL_BOUNDS(n_tcs, tc_pair, tc_fill) && FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, q, pairs);
         loop invariant RED_OK(rp, 0, red, pairs);
-        loop invariant (q > 0 ==> rs[0] == 0) && (\forall integer i; 0 <= i < q ==> 0 <= rs[i] <= red) &&
-                       (\forall integer i; 0 <= i && i + 1 < q ==> rs[i] <= rs[i + 1]);
+        loop invariant RS_OK(rs, q, red);
         loop assigns u, q, red, tc_fill[0 .. n_tcs - 1], pq[0 .. pairs - 1], pv[0 .. pairs - 1], rs[0 .. tq],
                      rp[0 .. pairs - 1];
         loop variant n - u; */
@@ -719,26 +830,14 @@ static int fill_pairs(int64_t n, const int64_t *kv_len, const int64_t *q_len, in
             loop invariant q == 0 ==> red == 0;
             loop invariant FILL_BOUNDS(n_tcs, tc_pair, tc_fill) && FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, q, pairs);
             loop invariant RED_OK(rp, 0, red, pairs);
-            loop invariant (q > 0 ==> rs[0] == 0) && (\forall integer i; 0 <= i < q ==> 0 <= rs[i] <= red) &&
-                           (\forall integer i; 0 <= i && i + 1 < q ==> rs[i] <= rs[i + 1]);
+            loop invariant RS_OK(rs, q, red);
             loop assigns j, q, red, tc_fill[0 .. n_tcs - 1], pq[0 .. pairs - 1], pv[0 .. pairs - 1], rs[0 .. tq],
                          rp[0 .. pairs - 1];
             loop variant nq - j; */
         for (int64_t j = 0; j < nq; j++, q++) {
-            int64_t own = fill_query(u, len - nq + j, q, red, pairs, n_tc, first_tc, anc_tc, up, tc_a, tc_n,
-                                     tc_pair, tc_fill, pq, pv, rp) /*@ ghost (n, kv_len, ct, tq, n_tcs, tc_node) */;
+            int64_t own = one_query(u, len - nq + j, q, red, pairs, n_tc, first_tc, anc_tc, up, tc_a, tc_n,
+                                    tc_pair, tc_fill, pq, pv, rs, rp) /*@ ghost (n, kv_len, ct, tq, n_tcs, tc_node) */;
             if (own < 0) return 1;
-            /* fill_query wrote reduction slots from red on only; the list so far reads as before. */
-            //@ assert \forall integer r; 0 <= r < red ==> rp[r] == \at(rp[r], LoopCurrent);
-            //@ assert RED_OK(rp, 0, red + anc_tc[u] + own, pairs);
-            //@ assert \forall integer i; 0 <= i < q ==> rs[i] == \at(rs[i], LoopCurrent);
-            /* rs is apart from the pairs, the fill cursors and the lists: writing rs[q] keeps them. */
-            /*@ assert \separated(rs + q, tc_fill + (0 .. n_tcs - 1)) && \separated(rs + q, pq + (0 .. pairs - 1)) &&
-                  \separated(rs + q, pv + (0 .. pairs - 1)) && \separated(rs + q, rp + (0 .. pairs - 1)); */
-            rs[q] = (int32_t)red;
-            //@ assert rs[q] == red && \forall integer i; 0 <= i < q ==> rs[i] == \at(rs[i], LoopCurrent);
-            //@ assert FILL_BOUNDS(n_tcs, tc_pair, tc_fill) && FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, q + 1, pairs);
-            //@ assert RED_OK(rp, 0, red + anc_tc[u] + own, pairs);
             red += anc_tc[u] + own;
         }
     }
@@ -756,49 +855,155 @@ static int fill_pairs(int64_t n, const int64_t *kv_len, const int64_t *q_len, in
     return 0;
 }
 
+/* The plan chunks' arrays and the pairs', as fill_chunks writes them: all of them apart. */
+#define CHUNK_ARRAYS(chunks, pairs, cn, cts, ckr, cl, ps, pq, pv) \
+    (\valid(cn + (0 .. (chunks) - 1)) && \valid(cts + (0 .. (chunks) - 1)) && \valid(ckr + (0 .. (chunks) - 1)) && \
+     \valid(cl + (0 .. (chunks) - 1)) && \valid(ps + (0 .. (chunks))) && \
+     \separated(cn + (0 .. (chunks) - 1), cts + (0 .. (chunks) - 1), ckr + (0 .. (chunks) - 1), \
+                cl + (0 .. (chunks) - 1), ps + (0 .. (chunks)), pq + (0 .. (pairs) - 1), pv + (0 .. (pairs) - 1)))
+
+/* Plan chunk c's record (node u, tokens a .. a + len - 1 at KV rows row .., pairs from p). It writes
+ * record c only: the chunks before it, and the pairs, read as they did. */
+/*@ requires 0 <= c < chunks && 0 <= pairs && CHUNK_ARRAYS(chunks, pairs, cn, cts, ckr, cl, ps, pq, pv);
+    requires 0 <= u <= INT32_MAX && 0 <= a <= INT32_MAX && 0 <= row <= INT32_MAX && 0 <= len <= INT32_MAX;
+    requires 0 <= p <= INT32_MAX;
+    requires records(n, kv_len, total_kv, ct, c, cn, cts, ckr, cl);
+    requires pf_ends(c, b, pairs, ps) && pf_in(c, pairs, ps) && pf_up(c, ps);
+    requires pf_vis(c, ps, cl, pv) && pf_last(c, b, ps, cl, pv) && ps[chunks] == pairs;
+    assigns cn[c], cts[c], ckr[c], cl[c], ps[c];
+    ensures cn[c] == u && cts[c] == a && ckr[c] == row && cl[c] == len && ps[c] == p;
+    ensures records(n, kv_len, total_kv, ct, c, cn, cts, ckr, cl);
+    ensures pf_ends(c, b, pairs, ps);
+    ensures pf_in(c, pairs, ps);
+    ensures pf_up(c, ps);
+    ensures pf_vis(c, ps, cl, pv);
+    ensures pf_last(c, b, ps, cl, pv) && ps[chunks] == pairs;
+    ensures kept: \forall integer e; 0 <= e < pairs ==> pv[e] == \old(pv[e]) && pq[e] == \old(pq[e]); */
+static void put_chunk(int64_t c, int64_t u, int64_t a, int64_t row, int64_t len, int64_t p, int32_t *cn,
+                      int32_t *cts, int32_t *ckr, int32_t *cl, int32_t *ps)
+    /*@ ghost (int64_t n, const int64_t *kv_len, int64_t total_kv, int64_t ct, int64_t chunks, int64_t pairs,
+               int64_t b, const int32_t *pq, const int32_t *pv) */
+{
+    cn[c] = (int32_t)u;
+    cts[c] = (int32_t)a;
+    ckr[c] = (int32_t)row;
+    cl[c] = (int32_t)len;
+    ps[c] = (int32_t)p;
+}
+
+/* Chunks 0 .. c - 1 are records, and so is chunk c: so are 0 .. c. */
+/*@ ghost
+  /@ requires 0 <= c && records(n, kv_len, total_kv, ct, c, cn, cts, ckr, cl);
+     requires 0 <= cn[c] < n && 1 <= cl[c] <= ct && 0 <= cts[c] && cts[c] + cl[c] <= kv_len[cn[c]] &&
+              0 <= ckr[c] && ckr[c] + cl[c] <= total_kv;
+     assigns \nothing;
+     ensures records(n, kv_len, total_kv, ct, c + 1, cn, cts, ckr, cl); @/
+  static void records_step(int64_t n, const int64_t *kv_len, int64_t total_kv, int64_t ct, int64_t c,
+                           const int32_t *cn, const int32_t *cts, const int32_t *ckr, const int32_t *cl)
+  {
+  }
+*/
+
+/* Chunks 0 .. c - 1 are done with their last pairs ending at b, and chunk c starts at or before b,
+ * where chunk c - 1 ends, with pairs up to b2 that see 1 up to its length tokens: chunks 0 .. c are
+ * done, the last one's pairs ending at b2. */
+/*@ ghost
+  /@ requires 0 <= c && pf_ends(c, b, pairs, ps) && pf_in(c, pairs, ps) && pf_up(c, ps);
+     requires pf_vis(c, ps, cl, pv) && pf_last(c, b, ps, cl, pv);
+     requires 0 <= ps[c] <= b2 <= pairs && (c == 0 ==> ps[c] == 0) && (c > 0 ==> ps[c - 1] <= ps[c] <= b);
+     requires \forall integer e; ps[c] <= e < b2 ==> 1 <= pv[e] <= cl[c];
+     assigns \nothing;
+     ensures pf_ends(c + 1, b2, pairs, ps);
+     ensures pf_in(c + 1, pairs, ps);
+     ensures pf_up(c + 1, ps);
+     ensures pf_vis(c + 1, ps, cl, pv);
+     ensures pf_last(c + 1, b2, ps, cl, pv); @/
+  static void done_step(int64_t c, int64_t b, int64_t b2, int64_t pairs, const int32_t *ps, const int32_t *cl,
+                        const int32_t *pv)
+  {
+  }
+*/
+
 /* The plan chunks of one token chunk with queries: sl query slices of its nq pairs, from pair
- * first, each a record (node u, tokens a .. a + len - 1, KV rows row ..) starting at chunk c0. */
-/*@ requires 0 <= u <= INT32_MAX && 0 <= a && 1 <= len && a + len <= INT32_MAX && 0 <= row && row + len <= INT32_MAX;
-    requires 0 <= first && first + nq <= INT32_MAX && 1 <= sl <= nq;
-    requires 0 <= c0 && c0 + sl <= chunks;
-    requires \valid(cn + (0 .. chunks - 1)) && \valid(cts + (0 .. chunks - 1)) && \valid(ckr + (0 .. chunks - 1)) &&
-             \valid(cl + (0 .. chunks - 1)) && \valid(ps + (0 .. chunks - 1));
-    requires \separated(cn + (0 .. chunks - 1), cts + (0 .. chunks - 1), ckr + (0 .. chunks - 1),
-                        cl + (0 .. chunks - 1), ps + (0 .. chunks - 1));
+ * first, each a record (node u, tokens a .. a + len - 1, KV rows row ..) starting at chunk c0, where
+ * the chunks done so far end (c0, first); the pairs stay as they were. */
+/*@ requires 0 <= u < n <= INT32_MAX && 0 <= a && 1 <= len <= ct && a + len <= kv_len[u] && a + len <= INT32_MAX;
+    requires 0 <= row && row + len <= total_kv <= INT32_MAX;
+    requires 0 <= first && first + nq <= pairs < INT32_MAX && 1 <= sl <= nq;
+    requires 0 <= c0 && c0 + sl <= chunks && CHUNK_ARRAYS(chunks, pairs, cn, cts, ckr, cl, ps, pq, pv);
+    requires \forall integer e; first <= e < first + nq ==> 1 <= pv[e] <= len;
+    requires records(n, kv_len, total_kv, ct, c0, cn, cts, ckr, cl);
+    requires pf_ends(c0, first, pairs, ps) && pf_in(c0, pairs, ps) && pf_up(c0, ps);
+    requires pf_vis(c0, ps, cl, pv) && pf_last(c0, first, ps, cl, pv) && ps[chunks] == pairs;
     assigns cn[c0 .. c0 + sl - 1], cts[c0 .. c0 + sl - 1], ckr[c0 .. c0 + sl - 1], cl[c0 .. c0 + sl - 1],
             ps[c0 .. c0 + sl - 1];
-    ensures \forall integer c; c0 <= c < c0 + sl ==> cn[c] == u && cts[c] == a && ckr[c] == row && cl[c] == len;
-    ensures ps[c0] == first && \forall integer c; c0 <= c < c0 + sl ==> first <= ps[c] <= first + nq;
-    ensures \forall integer c, c1; c0 <= c && c1 == c + 1 && c1 < c0 + sl ==> ps[c] <= ps[c1]; */
+    ensures records(n, kv_len, total_kv, ct, c0 + sl, cn, cts, ckr, cl);
+    ensures pf_ends(c0 + sl, first + nq, pairs, ps);
+    ensures pf_in(c0 + sl, pairs, ps);
+    ensures pf_up(c0 + sl, ps);
+    ensures pf_vis(c0 + sl, ps, cl, pv);
+    ensures pf_last(c0 + sl, first + nq, ps, cl, pv) && ps[chunks] == pairs;
+    ensures kept: \forall integer e; 0 <= e < pairs ==> pv[e] == \old(pv[e]) && pq[e] == \old(pq[e]); */
 static void emit_slices(int64_t u, int64_t a, int64_t len, int64_t row, int64_t first, int64_t nq,
                         int64_t sl, int64_t c0, int32_t *cn, int32_t *cts, int32_t *ckr, int32_t *cl,
-                        int32_t *ps) /*@ ghost (int64_t chunks) */
+                        int32_t *ps) /*@ ghost (int64_t n, const int64_t *kv_len, int64_t total_kv, int64_t ct,
+                        int64_t chunks, int64_t pairs, const int32_t *pq, const int32_t *pv) */
 {
-    /*@ ghost int64_t prev = 0; */
+    /*@ ghost int64_t prev = 0, b = first; */
     /*@ loop invariant 0 <= x <= sl && 0 <= prev <= nq && (x == 0 ==> prev == 0) && (x > 0 ==> prev == sstart(nq, sl, x - 1));
-        loop invariant \forall integer c; c0 <= c < c0 + x ==> cn[c] == u && cts[c] == a && ckr[c] == row && cl[c] == len;
-        loop invariant x > 0 ==> ps[c0] == first && ps[c0 + x - 1] == first + prev;
-        loop invariant \forall integer c; c0 <= c < c0 + x ==> first <= ps[c] <= first + nq;
-        loop invariant \forall integer c, c1; c0 <= c && c1 == c + 1 && c1 < c0 + x ==> ps[c] <= ps[c1];
-        loop assigns x, prev, cn[c0 .. c0 + sl - 1], cts[c0 .. c0 + sl - 1], ckr[c0 .. c0 + sl - 1],
+        loop invariant (x == 0 ==> b == first) && (x > 0 ==> b == first + nq && ps[c0 + x - 1] == first + prev);
+        loop invariant records(n, kv_len, total_kv, ct, c0 + x, cn, cts, ckr, cl);
+        loop invariant pf_ends(c0 + x, b, pairs, ps);
+        loop invariant pf_in(c0 + x, pairs, ps);
+        loop invariant pf_up(c0 + x, ps);
+        loop invariant pf_vis(c0 + x, ps, cl, pv);
+        loop invariant pf_last(c0 + x, b, ps, cl, pv) && ps[chunks] == pairs;
+        loop invariant \forall integer e; 0 <= e < pairs ==> pv[e] == \at(pv[e], Pre) && pq[e] == \at(pq[e], Pre);
+        loop assigns x, prev, b, cn[c0 .. c0 + sl - 1], cts[c0 .. c0 + sl - 1], ckr[c0 .. c0 + sl - 1],
                      cl[c0 .. c0 + sl - 1], ps[c0 .. c0 + sl - 1];
         loop variant sl - x; */
-    for (int64_t x = 0; x < sl; x++) {
+    /* != rather than <: at the loop's exit x == sl, with no inequalities to combine, so the
+     * invariants become the postconditions as they stand. */
+    for (int64_t x = 0; x != sl; x++) {
         int64_t c = c0 + x, start = slice_start(nq, sl, x) /*@ ghost (prev) */;
-        cn[c] = (int32_t)u;
-        cts[c] = (int32_t)a;
-        ckr[c] = (int32_t)row;
-        cl[c] = (int32_t)len;
-        ps[c] = (int32_t)(first + start);
-        /* The five arrays are apart: record c is as written, the records before it as they were. */
-        //@ assert cn[c] == u && cts[c] == a && ckr[c] == row && cl[c] == len && ps[c] == first + start;
-        /*@ assert \forall integer c1; c0 <= c1 < c ==>
-              cn[c1] == \at(cn[c1], LoopCurrent) && cts[c1] == \at(cts[c1], LoopCurrent) &&
-              ckr[c1] == \at(ckr[c1], LoopCurrent) && cl[c1] == \at(cl[c1], LoopCurrent) &&
-              ps[c1] == \at(ps[c1], LoopCurrent); */
-        /*@ ghost prev = start; */
+        put_chunk(c, u, a, row, len, first + start, cn, cts, ckr, cl, ps)
+            /*@ ghost (n, kv_len, total_kv, ct, chunks, pairs, b, pq, pv) */;
+        //@ ghost records_step(n, kv_len, total_kv, ct, c, cn, cts, ckr, cl);
+        /* The pairs read as on entry: chunk c's see 1 up to len tokens. */
+        //@ assert \forall integer e; first + start <= e < first + nq ==> 1 <= pv[e] <= len;
+        //@ ghost done_step(c, b, first + nq, pairs, ps, cl, pv);
+        /*@ ghost prev = start; b = first + nq; */
     }
 }
+
+/* The plan chunk ranges of the token chunks ascend (chunk_ranges steps one token chunk at a time). */
+/*@ ghost
+  /@ requires 0 <= n_tcs && chunk_ranges(n_tcs, tc_pair, tc_chunk, pairs);
+     requires \forall integer i, j; 0 <= i <= j <= n_tcs ==> tc_pair[i] <= tc_pair[j];
+     assigns \nothing;
+     ensures \forall integer i; 0 <= i <= n_tcs ==> 0 <= tc_chunk[i] <= tc_chunk[n_tcs]; @/
+  static void chunks_ascend(int64_t n_tcs, const int64_t *tc_pair, const int64_t *tc_chunk, int64_t pairs)
+  {
+    /@ loop invariant 0 <= k <= n_tcs && \forall integer i; 0 <= i <= k ==> 0 <= tc_chunk[i] <= tc_chunk[k];
+       loop assigns k;
+       loop variant n_tcs - k; @/
+    for (int64_t k = 0; k < n_tcs; k++) ;
+  }
+*/
+
+/* All chunks done, the last one's pairs ending at the pair count, which pair_start's last entry
+ * holds; every pair names a query: the pair ranges of the plan (CHUNKED). */
+/*@ ghost
+  /@ requires 0 <= chunks && pf_ends(chunks, pairs, pairs, ps) && pf_up(chunks, ps);
+     requires pf_vis(chunks, ps, cl, pv) && pf_last(chunks, pairs, ps, cl, pv);
+     requires ps[chunks] == pairs && \forall integer e; 0 <= e < pairs ==> 0 <= pq[e] < tq;
+     assigns \nothing;
+     ensures CHUNKED(tq, chunks, pairs, cl, ps, pq, pv); @/
+  static void chunked_end(int64_t chunks, int64_t pairs, int64_t tq, const int32_t *ps, const int32_t *cl,
+                          const int32_t *pq, const int32_t *pv)
+  {
+  }
+*/
 
 /* Chunk records: each token chunk with readers, split into even query slices (emit_slices); the
  * largest chunk's tokens and pairs. */
@@ -828,29 +1033,43 @@ static void fill_chunks(const int64_t *off, const int64_t *tc_node, const int64_
     /*@ ghost (int64_t n, const int64_t *kv_len, int64_t total_kv, int64_t ct, int64_t tq, const int32_t *pq, const int32_t *pv) */
 {
     int64_t c = 0, top_len = 0, top_pairs = 0;
+    //@ ghost chunks_ascend(n_tcs, tc_pair, tc_chunk, pairs);
+    /* pair_start's last entry goes in first: the records below never touch it, so it is one fact
+     * to carry, where a write after them would have every fact about them to carry across it. */
+    ps[chunks] = (int32_t)pairs;
+    /* The chunks done so far (records .. pf_last) and the pairs (pq, pv), which only fill_pairs
+     * writes: queried reads them as on entry, kept says they still are. */
     /*@ loop invariant 0 <= id <= n_tcs && c == tc_chunk[id] && 0 <= c <= chunks;
         loop invariant 0 <= top_len <= ct && 0 <= top_pairs <= pairs;
-        loop invariant RECORDS(n, kv_len, total_kv, ct, c, cn, cts, ckr, cl);
-        loop invariant c > 0 ==> ps[0] == 0;
-        loop invariant c == 0 ==> tc_pair[id] == 0;
-        loop invariant \forall integer c1; 0 <= c1 < c ==> 0 <= ps[c1] <= tc_pair[id];
-        loop invariant \forall integer c1, c2; 0 <= c1 && c2 == c1 + 1 && c2 < c ==> ps[c1] <= ps[c2];
-        loop invariant \forall integer c1, c2, e; 0 <= c1 && c2 == c1 + 1 && c2 < c && ps[c1] <= e < ps[c2] ==>
-          1 <= pv[e] <= cl[c1];
-        loop invariant c > 0 ==> \forall integer e; ps[c - 1] <= e < tc_pair[id] ==> 1 <= pv[e] <= cl[c - 1];
-        loop invariant \forall integer e; 0 <= e < tc_pair[id] ==> 0 <= pq[e] < tq;
+        loop invariant records(n, kv_len, total_kv, ct, c, cn, cts, ckr, cl);
+        loop invariant pf_ends(c, tc_pair[id], pairs, ps);
+        loop invariant pf_in(c, pairs, ps);
+        loop invariant pf_up(c, ps);
+        loop invariant pf_vis(c, ps, cl, pv);
+        loop invariant pf_last(c, tc_pair[id], ps, cl, pv) && ps[chunks] == pairs;
+        loop invariant queried: \forall integer e; 0 <= e < tc_pair[id] ==> 0 <= \at(pq[e], Pre) < tq;
+        loop invariant kept: \forall integer e; 0 <= e < pairs ==> pv[e] == \at(pv[e], Pre) && pq[e] == \at(pq[e], Pre);
         loop assigns id, c, top_len, top_pairs, cn[0 .. chunks - 1], cts[0 .. chunks - 1], ckr[0 .. chunks - 1],
                      cl[0 .. chunks - 1], ps[0 .. chunks - 1];
         loop variant n_tcs - id; */
-    for (int64_t id = 0; id < n_tcs; id++) {
+    /* != rather than <, as in emit_slices. */
+    for (int64_t id = 0; id != n_tcs; id++) {
+        int64_t sl = tc_chunk[id + 1] - tc_chunk[id];
+        //@ assert 0 <= sl && c + sl <= chunks && (sl == 0 <==> tc_pair[id + 1] == tc_pair[id]);
+        /* No query reads token chunk id: it has no pairs and no plan chunk. */
+        if (!sl) continue;
         int64_t u = tc_node[id], a = tc_a[id], len = tc_n[id];
-        int64_t first = tc_pair[id], nq = tc_pair[id + 1] - first, sl = tc_chunk[id + 1] - tc_chunk[id];
-        if (sl && len > top_len) top_len = len;
-        if (sl && slice_max(nq, sl) > top_pairs) top_pairs = slice_max(nq, sl);
-        if (sl) emit_slices(u, a, len, off[u] + a, first, nq, sl, c, cn, cts, ckr, cl, ps) /*@ ghost (chunks) */;
+        int64_t first = tc_pair[id], nq = tc_pair[id + 1] - first, most = slice_max(nq, sl);
+        if (len > top_len) top_len = len;
+        if (most > top_pairs) top_pairs = most;
+        //@ assert \forall integer e; first <= e < first + nq ==> 1 <= pv[e] <= len;
+        emit_slices(u, a, len, off[u] + a, first, nq, sl, c, cn, cts, ckr, cl, ps)
+            /*@ ghost (n, kv_len, total_kv, ct, chunks, pairs, pq, pv) */;
         c += sl;
     }
-    ps[chunks] = (int32_t)pairs;
+    /* All chunks done: the pair ranges of CHUNKED, before the two writes that cannot touch them. */
+    //@ assert \forall integer e; 0 <= e < pairs ==> 0 <= pq[e] < tq;
+    //@ ghost chunked_end(chunks, pairs, tq, ps, cl, pq, pv);
     *max_len = (int32_t)top_len;
     *max_pairs = (int32_t)top_pairs;
 }
@@ -893,6 +1112,33 @@ static deft_status plan_alloc(deft_plan *pl, int64_t chunks, int64_t pairs, int6
     pl->red_start = w, w += queries + 1;
     pl->red_pair = w;
     return DEFT_OK;
+}
+
+/* Every field zero, as on return from a failed deft_plan_build. Field by field: the plan's int32,
+ * pointer and size fields change, nothing else (a whole-struct assignment would, to WP, change
+ * every kind of memory under the plan, the int64 arrays' sums among them). The ghost t: the tree's
+ * fields and each part of deft_tree_valid read as before, part by part (the provers do not take
+ * the whole predicate apart on both sides in time). */
+/*@ requires \valid(p) && (t == \null || (\valid_read(t) && \separated(p, t)));
+    assigns p->n_nodes, p->n_chunks, p->n_queries, p->n_pairs, p->chunk_tokens, p->chunk_queries,
+            p->max_chunk_len, p->max_chunk_pairs, p->chunk_node, p->chunk_tok_start, p->chunk_kv_row,
+            p->chunk_len, p->pair_start, p->pair_query, p->pair_visible, p->red_start, p->red_pair,
+            p->words, p->n_words;
+    ensures t1: t != \null ==> t->n_nodes == \old(t->n_nodes) && t->parent == \old(t->parent) &&
+                t->kv_len == \old(t->kv_len) && t->q_len == \old(t->q_len) && t->kv_offset == \old(t->kv_offset) &&
+                t->total_kv == \old(t->total_kv);
+    ensures t2: t != \null ==> \forall integer i; 0 <= i < t->n_nodes ==> (deft_node_ok(t, i) <==> \old(deft_node_ok(t, i)));
+    ensures t3: t != \null ==> (deft_sums_fit(t) <==> \old(deft_sums_fit(t)));
+    ensures t4: t != \null ==> (deft_packed_fits(t) <==> \old(deft_packed_fits(t)));
+    ensures t5: t != \null ==> (deft_ranges_ok(t) <==> \old(deft_ranges_ok(t)));
+    ensures t6: t != \null ==> (deft_rows_disjoint(t) <==> \old(deft_rows_disjoint(t))); */
+static void plan_clear(deft_plan *p) /*@ ghost (const deft_tree *t) */
+{
+    p->n_nodes = p->n_chunks = p->n_queries = p->n_pairs = 0;
+    p->chunk_tokens = p->chunk_queries = p->max_chunk_len = p->max_chunk_pairs = 0;
+    p->chunk_node = p->chunk_tok_start = p->chunk_kv_row = p->chunk_len = p->pair_start = NULL;
+    p->pair_query = p->pair_visible = p->red_start = p->red_pair = p->words = NULL;
+    p->n_words = 0;
 }
 
 /* deft_tree_validate, and its verdict on the tree before the call carried to the state after it:
@@ -1004,7 +1250,7 @@ static deft_status build(const deft_tree *t, int64_t ct, int64_t cq, int64_t tq,
                    tc_fill, plan->pair_query, plan->pair_visible, plan->red_start, plan->red_pair)
         /*@ ghost (ct, tc_node) */ != 0) {
         release32(plan->words);
-        *plan = (deft_plan){0};
+        plan_clear(plan) /*@ ghost (t) */;
         st = broken(diag, "a token chunk's pairs or the reduction lists do not add up");
         goto done;
     }
@@ -1039,16 +1285,14 @@ deft_status deft_plan_build(const deft_tree *t, const deft_options *opt, deft_pl
     }
     /* Zeroing the plan (then validate_tree, writing *diag) leaves the tree as it was on entry: the
      * plan and diag share no memory with the tree. The steps go field by field first, then to what
-     * rests on the fields. Not all of them are proved yet (proofs/frama-c/plan/Makefile says why):
-     * WP models the compound literal as a havoc of the plan, and the provers do not carry
-     * deft_diag_apart across it. */
+     * rests on the fields; plan_clear's contract carries the parts of deft_tree_valid across. */
     /*@ assert plan_apart: t != \null ==>
           \separated(&t->n_nodes, plan) && \separated(&t->parent, plan) && \separated(&t->kv_len, plan) &&
           \separated(&t->q_len, plan) && \separated(&t->kv_offset, plan) && \separated(&t->total_kv, plan); */
     /*@ assert diag_apart: t != \null && diag != \null ==>
           \separated(&t->n_nodes, diag) && \separated(&t->parent, diag) && \separated(&t->kv_len, diag) &&
           \separated(&t->q_len, diag) && \separated(&t->kv_offset, diag) && \separated(&t->total_kv, diag); */
-    *plan = (deft_plan){0};
+    plan_clear(plan) /*@ ghost (t) */;
     /*@ assert zeroed_fields: t != \null ==>
           t->n_nodes == \at(t->n_nodes, Pre) && t->parent == \at(t->parent, Pre) &&
           t->kv_len == \at(t->kv_len, Pre) && t->q_len == \at(t->q_len, Pre) &&

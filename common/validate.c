@@ -451,15 +451,8 @@ static deft_status check_tree(const deft_tree *t, deft_diag *diag)
 }
 
 /* Theorem: deft_tree_validate accepts exactly the trees of docs/semantics.md (deft_tree_valid;
- * proofs/frama-c/validate), and every tree it accepts is one Coq's Forest.v describes. */
-/*@ requires diag == \null || \valid(diag);
-    requires t == \null || (deft_tree_readable(t) && deft_diag_apart(diag, t));
-    assigns *diag, __fc_heap_status;
-    ensures deft_tree_status(\result);
-    ensures accepts_valid: \old(deft_tree_valid(t)) ==> \result == DEFT_OK || \result == DEFT_ERR_NO_MEMORY;
-    ensures only_valid: \result == DEFT_OK ==> \old(deft_tree_valid(t));
-    ensures shape: \result == DEFT_OK ==> deft_tree_shape(t);
-*/
+ * proofs/frama-c/validate), and every tree it accepts is one Coq's Forest.v describes. The
+ * contract is at the declaration in internal.h. */
 deft_status deft_tree_validate(const deft_tree *t, deft_diag *diag)
 {
     /* A rejection fills all of diag that clearing it would (status, node, message[0] on), so diag
@@ -610,9 +603,7 @@ deft_status deft_problem_validate(const deft_problem *p, deft_diag *diag)
     return DEFT_OK;
 }
 
-/*@ requires deft_tree_readable(t) && deft_tree_valid(t);
-    assigns \nothing;
-    ensures \result == deft_sum(t->q_len, t->n_nodes) && 0 <= \result; */
+/* Its contract is at the declaration in internal.h. */
 int64_t deft_tree_total_q(const deft_tree *t)
 {
     /*@ assert fields:
@@ -637,16 +628,8 @@ int64_t deft_tree_kv_offset(const deft_tree *t, int64_t i)
     return off;
 }
 
-/* off (n_nodes) gets each node's first KV row; every node's rows lie inside 0..total_kv-1. */
-/*@ requires deft_tree_readable(t) && deft_tree_valid(t);
-    requires \valid(off + (0 .. t->n_nodes - 1)) && deft_apart(off, t->n_nodes, t);
-    assigns off[0 .. t->n_nodes - 1];
-    ensures inside: \forall integer i; 0 <= i < t->n_nodes ==>
-      0 <= off[i] && off[i] + t->kv_len[i] <= t->total_kv;
-    ensures packed: t->kv_offset == \null ==>
-      \forall integer i; 0 <= i < t->n_nodes ==> off[i] == deft_sum(t->kv_len, i);
-    ensures given: t->kv_offset != \null ==>
-      \forall integer i; 0 <= i < t->n_nodes ==> off[i] == t->kv_offset[i]; */
+/* off (n_nodes) gets each node's first KV row; every node's rows lie inside 0..total_kv-1. Its
+ * contract is at the declaration in internal.h. */
 void deft_tree_offsets(const deft_tree *t, int64_t *off)
 {
     /*@ assert fields:

@@ -4,7 +4,8 @@
 # `make proofs` runs on the real ones:
 #   Coq        a broken lemma does not compile; an Admitted, an Axiom, or a main theorem that
 #              comes to rest on an axiom outside the reals library is refused by check.sh;
-#   Frama-C    a contract the code violates leaves a goal unproved (validator, plan builder, merge);
+#   Frama-C    a contract the code violates leaves a goal unproved (validator, plan builder and its
+#              chunk records, merge);
 #   float      a merge with the textbook overflow slip exceeds the derived error bound.
 # Usage: tests/proofs.sh BUILD_DIR
 set -u
@@ -60,11 +61,22 @@ plant_c validate.c 's/(p >= i)/(p > i)/' &&
 # The plan builder: fill_one's full-chunk test lets the fill cursor reach the end of its chunk's
 # pair range (f > size for f >= size), so the pair is written one past it, into the next chunk's
 # pairs or past the pair arrays; fill_one's accesses and its cursor bound are no longer proved.
-PLAN_NARROW="PROOF_FUNCS=fill_one PROOF_TIMEOUT=5"
+# (The narrow plan runs skip the cvc4-only first pass: a goal a planted bug breaks would fail in
+# both passes, twice the time, to show what one pass shows.)
+PLAN_NARROW="PROOF_FUNCS=fill_one PROOF_TIMEOUT=5 PROOF_FIRST="
 rm -rf "$dir/c" && mkdir -p "$dir/c" && cp -r "$root/include" "$root/common" "$dir/c/"
 expect 0 "plan builder, narrow run, true sources" "frama-c plan" -- framac plan $PLAN_NARROW
 plant_c plan.c 's/if (f >= end - first) return 1;/if (f > end - first) return 1;/' &&
     expect 2 "a plan builder whose fill cursor passes its chunk's pairs" "FAILED" -- framac plan $PLAN_NARROW
+
+# The plan's chunk records: every query slice starts one pair late (first + start + 1), so a chunk's
+# first pair belongs to no chunk and pair_start no longer starts at 0 nor where the chunk before it
+# ends (CHUNKED, part of plan_ok); done_step's precondition and emit_slices' invariant fail.
+CHUNKS_NARROW="PROOF_FUNCS=emit_slices PROOF_TIMEOUT=5 PROOF_FIRST="
+rm -rf "$dir/c" && mkdir -p "$dir/c" && cp -r "$root/include" "$root/common" "$dir/c/"
+expect 0 "plan chunks, narrow run, true sources" "frama-c plan" -- framac plan $CHUNKS_NARROW
+plant_c plan.c 's/put_chunk(c, u, a, row, len, first + start, /put_chunk(c, u, a, row, len, first + start + 1, /' &&
+    expect 2 "a plan whose query slices start one pair late" "FAILED" -- framac plan $CHUNKS_NARROW
 
 # The merge: the merged LSE m + ln s computed as m - ln s. add_ln's postcondition (the merged LSE
 # is at least the larger side's, which deft_merge's "both" behaviour passes on) no longer holds.
