@@ -47,6 +47,12 @@
 
 /* Shapes of the contracts below that the provers must see through when memory changes around
  * them, written as macros so that each expands in place into its quantified formula. */
+/* The per-node counts and links and the token chunks that fill_pairs and its steps read. */
+#define TC_READABLE(n, n_tcs, n_tc, first_tc, anc_tc, up, tc_a, tc_n, tc_pair) \
+    (\valid_read((n_tc) + (0 .. (n) - 1)) && \valid_read((first_tc) + (0 .. (n) - 1)) && \
+     \valid_read((anc_tc) + (0 .. (n) - 1)) && \valid_read((up) + (0 .. (n) - 1)) && \
+     \valid_read((tc_a) + (0 .. (n_tcs) - 1)) && \valid_read((tc_n) + (0 .. (n_tcs) - 1)) && \
+     \valid_read((tc_pair) + (0 .. (n_tcs))))
 /* fill_pairs, while it runs: token chunk i's fill cursor inside its pair range ... */
 #define FILL_BOUNDS(n_tcs, tc_pair, tc_fill) \
     (\forall integer i_, j_; 0 <= i_ < (n_tcs) && j_ == i_ + 1 ==> \
@@ -646,10 +652,7 @@ static int fill_one(int64_t i, int64_t q, int64_t vis, int64_t slot, const int64
     requires tokens(n, kv_len, ct, n_tcs, tc_node, tc_a, tc_n) && ct <= INT32_MAX;
     requires pair_ranges(n_tcs, tc_pair, pairs);
     requires FILL_BOUNDS(n_tcs, tc_pair, tc_fill) && FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, q + 1, pairs);
-    requires \valid_read(n_tc + (0 .. n - 1)) && \valid_read(first_tc + (0 .. n - 1)) &&
-             \valid_read(anc_tc + (0 .. n - 1)) && \valid_read(up + (0 .. n - 1)) &&
-             \valid_read(tc_a + (0 .. n_tcs - 1)) && \valid_read(tc_n + (0 .. n_tcs - 1)) &&
-             \valid_read(tc_pair + (0 .. n_tcs));
+    requires TC_READABLE(n, n_tcs, n_tc, first_tc, anc_tc, up, tc_a, tc_n, tc_pair);
     requires \valid(tc_fill + (0 .. n_tcs - 1)) && \valid(pq + (0 .. pairs - 1)) && \valid(pv + (0 .. pairs - 1)) &&
              \valid(rp + (0 .. pairs - 1));
     requires \separated(tc_fill + (0 .. n_tcs - 1), pq + (0 .. pairs - 1), pv + (0 .. pairs - 1), rp + (0 .. pairs - 1));
@@ -727,10 +730,7 @@ static int64_t fill_query(int64_t u, int64_t pos, int64_t q, int64_t red, int64_
     requires pair_ranges(n_tcs, tc_pair, pairs);
     requires FILL_BOUNDS(n_tcs, tc_pair, tc_fill) && FILL_VALS(n_tcs, tc_pair, tc_n, tc_fill, pq, pv, q, pairs);
     requires RED_OK(rp, 0, red, pairs) && RS_OK(rs, q, red) && (q == 0 ==> red == 0);
-    requires \valid_read(n_tc + (0 .. n - 1)) && \valid_read(first_tc + (0 .. n - 1)) &&
-             \valid_read(anc_tc + (0 .. n - 1)) && \valid_read(up + (0 .. n - 1)) &&
-             \valid_read(tc_a + (0 .. n_tcs - 1)) && \valid_read(tc_n + (0 .. n_tcs - 1)) &&
-             \valid_read(tc_pair + (0 .. n_tcs));
+    requires TC_READABLE(n, n_tcs, n_tc, first_tc, anc_tc, up, tc_a, tc_n, tc_pair);
     requires \valid(tc_fill + (0 .. n_tcs - 1)) && \valid(pq + (0 .. pairs - 1)) && \valid(pv + (0 .. pairs - 1)) &&
              \valid(rs + (0 .. tq)) && \valid(rp + (0 .. pairs - 1));
     requires \separated(tc_fill + (0 .. n_tcs - 1), pq + (0 .. pairs - 1), pv + (0 .. pairs - 1), rs + (0 .. tq),
@@ -794,10 +794,7 @@ static int64_t one_query(int64_t u, int64_t pos, int64_t q, int64_t red, int64_t
     requires sized(n, kv_len, n_tc) && links(n, n_tc, anc_tc, up);
     requires \forall integer i; 0 <= i < n ==> 0 <= first_tc[i] && first_tc[i] + n_tc[i] <= n_tcs;
     requires tokens(n, kv_len, ct, n_tcs, tc_node, tc_a, tc_n) && pair_ranges(n_tcs, tc_pair, pairs);
-    requires \valid_read(n_tc + (0 .. n - 1)) && \valid_read(first_tc + (0 .. n - 1)) &&
-             \valid_read(anc_tc + (0 .. n - 1)) && \valid_read(up + (0 .. n - 1)) &&
-             \valid_read(tc_a + (0 .. n_tcs - 1)) && \valid_read(tc_n + (0 .. n_tcs - 1)) &&
-             \valid_read(tc_pair + (0 .. n_tcs));
+    requires TC_READABLE(n, n_tcs, n_tc, first_tc, anc_tc, up, tc_a, tc_n, tc_pair);
     requires \valid(tc_fill + (0 .. n_tcs - 1)) && \valid(pq + (0 .. pairs - 1)) && \valid(pv + (0 .. pairs - 1)) &&
              \valid(rs + (0 .. tq)) && \valid(rp + (0 .. pairs - 1));
     requires \separated(tc_fill + (0 .. n_tcs - 1), pq + (0 .. pairs - 1), pv + (0 .. pairs - 1), rs + (0 .. tq),
