@@ -266,12 +266,12 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
 
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int G = a.group;
-    /* Copies of Q and K/V tiles: thread tid moves 16-byte piece piece0 of rows r0, r0 + STEP, ...
+    /* Copies of Q and K/V tiles: thread tid moves 16-byte piece cpiece0 of rows crow0, crow0 + STEP, ...
      * (consecutive threads, consecutive pieces of a row). Row r + STEP of a query tile is pair
      * (r / G) + dq, head (r % G) + dr, plus one pair when the head passes G: one division per tile,
      * not one per piece. */
     constexpr int STEP = NTHREADS / CPR; /* 32, 16, 8 rows for D = 64, 128, 256 */
-    const int r0 = tid / CPR, piece0 = tid % CPR;
+    const int crow0 = tid / CPR, cpiece0 = tid % CPR;
     const int dq = STEP / G, dr = STEP % G;
     int n_big = 0, n_items = 0; /* units and items, set once the list of units is ready */
     const T *Q = static_cast<const T *>(a.q), *K = static_cast<const T *>(a.k), *V = static_cast<const T *>(a.v);
@@ -322,7 +322,7 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
      * so their latencies overlap */
     auto issue_q = [&](const item &it, int qt) {
         int qidx[QPT], qh[QPT];
-        int row = qt * QROWS + r0, pq = row / G, ph = row - pq * G; /* pair, head in the group */
+        int row = qt * QROWS + crow0, pq = row / G, ph = row - pq * G; /* pair, head in the group */
 #pragma unroll
         for (int k = 0; k < QPT; k++) {
             qidx[k] = row < it.nrows ? __ldg(a.pair_query + it.ps + pq) : -1;
@@ -330,8 +330,8 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
             row += STEP, pq += dq, ph += dr;
             if (ph >= G) ph -= G, pq++;
         }
-        const size_t hoff = (size_t)it.g * G * D + piece0 * 8;
-        const uint32_t dst = smem_addr(qs + r0 * S + piece0 * 8);
+        const size_t hoff = (size_t)it.g * G * D + cpiece0 * 8;
+        const uint32_t dst = smem_addr(qs + crow0 * S + cpiece0 * 8);
 #pragma unroll
         for (int k = 0; k < QPT; k++) {
             const T *src = qidx[k] < 0 ? Q : Q + ((size_t)qidx[k] * a.hq + qh[k]) * D + hoff;
@@ -343,14 +343,14 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
      * the chunk's end are zero-filled */
     int islot = 0;
     auto issue_tile = [&](const item &it, int t) {
-        const uint32_t kd = smem_addr(ring + (size_t)islot * 2 * TK * S + r0 * S + piece0 * 8);
+        const uint32_t kd = smem_addr(ring + (size_t)islot * 2 * TK * S + crow0 * S + cpiece0 * 8);
         const uint32_t vd = kd + TK * S * (int)sizeof(T);
-        const int tok0 = t * TK + r0;
-        const size_t off0 = ((size_t)(it.kv0 + tok0) * a.hkv + it.g) * D + piece0 * 8;
+        const int tok0 = t * TK + crow0;
+        const size_t off0 = ((size_t)(it.kv0 + tok0) * a.hkv + it.g) * D + cpiece0 * 8;
         const size_t rstride = (size_t)STEP * a.hkv * D;
 #pragma unroll
         for (int k = 0; k < (TK + STEP - 1) / STEP; k++) {
-            if (TK % STEP && r0 + k * STEP >= TK) break; /* a partial last round */
+            if (TK % STEP && crow0 + k * STEP >= TK) break; /* a partial last round */
             const bool in = tok0 + k * STEP < it.len;
             const size_t off = in ? off0 + k * rstride : 0;
             cp_async16(kd + k * STEP * S * (int)sizeof(T), K + off, in ? 16 : 0);
