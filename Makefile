@@ -34,7 +34,9 @@ CUDA_HOME ?= /usr/local/cuda
 NVCC      ?= $(CUDA_HOME)/bin/nvcc
 SANITIZER ?= $(CUDA_HOME)/bin/compute-sanitizer
 NVFLAGS   := -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=compute_90 -O3 \
-             -lineinfo -std=c++17 -Iinclude -Icommon -Igpu -Xcompiler -fPIC,-Wall,-Wextra,-Werror
+             -lineinfo -std=c++17 -Iinclude -Icommon -Igpu -Xcompiler -fPIC,-Wall,-Wextra,-Werror \
+             $(NVFLAGS_EXTRA)
+# NVFLAGS_EXTRA: measurement builds, e.g. -DDEFT_GPU_TRACE (gpu/gpu_internal.h) or -DDEFT_GPU_WARPS=12
 # Without nvcc (CUDA is preinstalled at /usr/local/cuda on the project's machines, but Debian
 # does not package CUDA 13), build as NO_CUDA=1 rather than fail.
 ifeq ($(NO_CUDA),)

@@ -95,6 +95,43 @@ typedef struct {
 
 static const impl impls[] = {{"gpu", deft_gpu_run_device}, {"gpu-simple", deft_gpu_simple_run_device}};
 
+#ifdef DEFT_GPU_TRACE
+/* the measurement build's timeline (gpu/gpu_internal.h): each point's first and last pass, in us
+ * after classify_kernel's first block started, median of 9 runs */
+extern "C" void deft_gpu_trace_v2(int reset, unsigned long long *lo, unsigned long long *hi);
+extern "C" void deft_gpu_trace_host(int reset, unsigned long long *lo, unsigned long long *hi);
+static const char *const trace_names[] = {"classify start", "classify end", "large start", "large waited",
+                                          "large 1st item", "large end", "small start", "small done",
+                                          "small end", "reduce start", "reduce waited", "reduce end"};
+#define TRN 12
+static void trace_runs(const impl *im, deft_problem *dp, const deft_plan *plan, void *dw, void *dws, size_t ws,
+                       float *dout, float *dlse, void **dq, void **dk, void **dv, int copies)
+{
+    float lo[TRN][9], hi[TRN][9];
+    deft_diag diag;
+    for (int r = 0; r < 9; r++) {
+        unsigned long long a[TRN], b[TRN], c[TRN], d[TRN];
+        deft_gpu_trace_v2(1, NULL, NULL);
+        deft_gpu_trace_host(1, NULL, NULL);
+        int k = r % copies;
+        dp->q = dq[k], dp->k = dk[k], dp->v = dv[k];
+        spin<<<1, 1>>>(200000);
+        im->run_device(dp, plan, dw, dws, ws, dout, dlse, NULL, &diag);
+        CHECK(cudaDeviceSynchronize());
+        deft_gpu_trace_v2(0, a, b);
+        deft_gpu_trace_host(0, c, d);
+        for (int i = 9; i < TRN; i++) /* the reduction's points, from gpu_host.cu */ a[i] = c[i], b[i] = d[i];
+        for (int i = 0; i < TRN; i++) {
+            lo[i][r] = a[i] == ~0ull ? -1.0f : (float)((double)(long long)(a[i] - a[0]) * 1e-3);
+            hi[i][r] = b[i] == 0 ? -1.0f : (float)((double)(long long)(b[i] - a[0]) * 1e-3);
+        }
+    }
+    for (int i = 0; i < TRN; i++)
+        printf("    trace %-15s first %7.1f  last %7.1f\n", trace_names[i], median(lo[i], 9), median(hi[i], 9));
+    deft_gpu_trace_v2(2, NULL, NULL); /* the tile stamps of the last run */
+}
+#endif
+
 static int split(char *s, char **out, int max)
 {
     int n = 0;
@@ -252,6 +289,9 @@ int main(int argc, char **argv)
                        (long long)ct, t_us, plan_us, unique / 1e6, floor_us, 100.0 * floor_us / t_us,
                        partial / 1e6, copies, nan ? "  NON-FINITE OUTPUT" : "");
                 fflush(stdout);
+#ifdef DEFT_GPU_TRACE
+                trace_runs(im, &dp, &plan, dw, dws, ws, dout, dlse, dq, dk, dv, copies);
+#endif
                 if (csv)
                     fprintf(csv, "%s,%s,%lld,%.2f,%.2f,%.0f,%.2f,%.4f,%.0f,%.1f,%d\n", wls[w], im->name,
                             (long long)ct, t_us, plan_us, unique, floor_us, floor_us / t_us, partial,

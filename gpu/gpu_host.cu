@@ -151,10 +151,12 @@ __global__ void __launch_bounds__(256) reduce_kernel(const deft_gpu_args a)
     const int64_t q = live ? row / a.hq : 0;
     const int h = live ? (int)(row % a.hq) : 0;
     const int d = a.d;
+    deft_trace(TR_REDUCE_START);
     /* the plan is an input, not a result of the partial kernel: read it before waiting */
     const int r0 = live ? __ldg(a.red_start + q) : 0, r1 = live ? __ldg(a.red_start + q + 1) : 0;
     const int64_t e_first = r0 + lane < r1 ? (int64_t)__ldg(a.red_pair + r0 + lane) * a.hq + h : 0;
     cudaGridDependencySynchronize(); /* the partials of the previous kernel are complete */
+    deft_trace(TR_REDUCE_WAITED);
     if (!live) return;
     const float lse_first = r0 + lane < r1 ? __ldg(a.part_lse + e_first) : -INFINITY;
     float m = lse_first;
@@ -198,7 +200,10 @@ __global__ void __launch_bounds__(256) reduce_kernel(const deft_gpu_args a)
             if (x < d) dst[x] = acc[i][v] * inv;
         }
     if (lane == 0) a.lse[row] = m + logf(sum);
+    deft_trace(TR_REDUCE_END);
 }
+
+DEFT_TRACE_IO(deft_gpu_trace_host)
 
 template <int VEC, int NPL>
 static cudaError_t reduce_go(const deft_gpu_args *a, cudaStream_t stream)

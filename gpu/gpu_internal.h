@@ -68,6 +68,67 @@ deft_status deft_gpu_host_run(const deft_problem *p, const deft_options *opt, in
  * modeled time of the large-item kernel with small items beside it (us). gpu/gpu_common.c. */
 extern "C" int deft_gpu_units(const deft_plan *plan, const deft_shape *s, int force, double *model_us);
 
+/* DEFT_GPU_TRACE (a measurement build, e.g. `make build/bench_gpu NVFLAGS_EXTRA=-DDEFT_GPU_TRACE`):
+ * the timeline of a run, as the earliest and latest %globaltimer (ns) at which any block passed
+ * each of these points, kept per CUDA file and read by deft_gpu_trace (bench_gpu prints it). */
+enum {
+    TR_CLASSIFY_START, TR_CLASSIFY_END,   /* classify_kernel: entry, exit */
+    TR_LARGE_START, TR_LARGE_WAITED,      /* persistent kernel: entry, past its wait for classify */
+    TR_LARGE_FIRST, TR_LARGE_END,         /* first item's partials written, exit */
+    TR_SMALL_START, TR_SMALL_DONE,        /* small kernel: entry, its item's partials written */
+    TR_SMALL_END,                         /* exit (block 0 waits for the persistent kernel) */
+    TR_REDUCE_START, TR_REDUCE_WAITED,    /* reduction: entry, past its wait */
+    TR_REDUCE_END, TR_N
+};
+#ifdef DEFT_GPU_TRACE
+#include <stdio.h>
+static __device__ unsigned long long deft_trace_lo[TR_N], deft_trace_hi[TR_N];
+__device__ __forceinline__ void deft_trace(int point)
+{
+    if (threadIdx.x != 0) return;
+    unsigned long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    atomicMin(&deft_trace_lo[point], t);
+    atomicMax(&deft_trace_hi[point], t);
+}
+/* clock64 stamps of the first tiles of block 0's warps 0 and 4 (the two warpgroups' first warps):
+ * [w][t][1..3] = before S = Q K^T, softmax done, O += P V done ([0] unused) */
+static __device__ long long deft_tile_clk[2][8][4];
+#define DEFT_TILE_STAMP(t, k)                                                                   \
+    do {                                                                                        \
+        if (blockIdx.x == 0 && (threadIdx.x == 0 || threadIdx.x == 128) && (t) < 8)            \
+            deft_tile_clk[threadIdx.x >> 7][t][k] = clock64();                                  \
+    } while (0)
+/* reset 1: lo to all ones, hi to 0; 0: copies both out (TR_N each); 2: prints the tile stamps */
+#define DEFT_TRACE_IO(name)                                                                     \
+    extern "C" void name(int reset, unsigned long long *lo, unsigned long long *hi)            \
+    {                                                                                           \
+        if (reset == 1) {                                                                       \
+            unsigned long long l[TR_N], h[TR_N];                                                \
+            for (int i = 0; i < TR_N; i++) l[i] = ~0ull, h[i] = 0;                              \
+            cudaMemcpyToSymbol(deft_trace_lo, l, sizeof l);                                     \
+            cudaMemcpyToSymbol(deft_trace_hi, h, sizeof h);                                     \
+        } else if (reset == 0) {                                                                \
+            cudaMemcpyFromSymbol(lo, deft_trace_lo, sizeof(unsigned long long) * TR_N);         \
+            cudaMemcpyFromSymbol(hi, deft_trace_hi, sizeof(unsigned long long) * TR_N);         \
+        } else {                                                                                \
+            long long c[2][8][4];                                                               \
+            if (cudaMemcpyFromSymbol(c, deft_tile_clk, sizeof c) == cudaSuccess && c[0][0][0])  \
+                for (int w = 0; w < 2; w++)                                                     \
+                    for (int t = 0; t < 8; t++)                                                 \
+                        if (c[w][t][3] > c[w][t][1])                                            \
+                            printf("    tile wg%d t%d: QK + softmax %lld, P V %lld, to the next tile %lld " \
+                                   "cycles\n", w, t,                                           \
+                                   c[w][t][2] - c[w][t][1], c[w][t][3] - c[w][t][2],            \
+                                   t < 7 ? c[w][t + 1][1] - c[w][t][3] : 0);                    \
+        }                                                                                       \
+    }
+#else
+#define deft_trace(point) ((void)0)
+#define DEFT_TILE_STAMP(t, k) ((void)0)
+#define DEFT_TRACE_IO(name)
+#endif
+
 /* Shared memory a block may opt into on the current device (0 if the query fails). */
 int deft_gpu_smem_optin(void);
 
