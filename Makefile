@@ -33,9 +33,13 @@ FUZZ_MUTANT_DEPS := mutants $(BUILD)/deft
 CUDA_HOME ?= /usr/local/cuda
 NVCC      ?= $(CUDA_HOME)/bin/nvcc
 SANITIZER ?= $(CUDA_HOME)/bin/compute-sanitizer
-NVFLAGS   := -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=compute_90 -O3 \
-             -lineinfo -std=c++17 -Iinclude -Icommon -Igpu -Xcompiler -fPIC,-Wall,-Wextra,-Werror \
+NVARCH    := -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=compute_90
+NVFLAGS   := -O3 -lineinfo -std=c++17 -Iinclude -Icommon -Igpu -Xcompiler -fPIC,-Wall,-Wextra,-Werror \
              $(NVFLAGS_EXTRA)
+# gpu/deft_gpu.cu's large-item kernel uses wgmma, which only the sm_90a target has: its machine
+# code is built for sm_90a (H100, H200), and its PTX for compute_90 (other GPUs compile that at
+# start, and it takes the mma.sync path).
+$(BUILD)/gpu/deft_gpu.o: NVARCH := -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_90,code=compute_90
 # NVFLAGS_EXTRA: measurement builds, e.g. -DDEFT_GPU_TRACE (gpu/gpu_internal.h) or -DDEFT_GPU_WARPS=12
 # Without nvcc (CUDA is preinstalled at /usr/local/cuda on the project's machines, but Debian
 # does not package CUDA 13), build as NO_CUDA=1 rather than fail.
@@ -87,7 +91,7 @@ $(BUILD)/gpu/%.o: gpu/%.c include/deft.h common/internal.h $(wildcard gpu/*.h)
 
 $(BUILD)/gpu/%.o: gpu/%.cu include/deft.h common/internal.h $(wildcard gpu/*.h)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVFLAGS) -c $< -o $@
+	$(NVCC) $(NVARCH) $(NVFLAGS) -c $< -o $@
 
 $(BUILD)/libdeft.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^

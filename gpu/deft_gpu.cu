@@ -96,6 +96,107 @@ template <> struct ops<__nv_bfloat16> {
     }
 };
 
+/* ---- wgmma (sm_90a) ----
+ * The large-item kernel's S = Q K^T and O += P V for D <= 128 run as warpgroup MMAs: the 4 warps
+ * of a warpgroup (64 rows, 16 per warp) issue one m64nNk16 together, A (the query or P fragments)
+ * from registers in the mma.m16n8k16 layout, B (K or V) read by the tensor cores straight from
+ * shared memory, so no warp loads K/V fragments itself (mma.sync needs one ldmatrix per two MMAs,
+ * and shared-memory bandwidth caps it near half the tensor rate). The accumulators come back in
+ * the mma.m16n8 layout, 8 columns per 4 registers, so the softmax code is shared. Only the sm_90a
+ * pass of nvcc has them (DEFT_WGMMA); the PTX kept for other GPUs runs the mma.sync path.
+ * Shared tiles are in the canonical layout without swizzle: 8 x 16-byte core matrices of 128
+ * contiguous bytes, element (row, col) of a [rows][D] tile at (row / 8) 8 D + (col / 8) 64 +
+ * (row % 8) 8 + col % 8. A descriptor holds the tile's address, LBO (bytes between core matrices
+ * along the MMA's K) and SBO (along M or N), each >> 4: K, K-major (N = tokens, K = D), has LBO
+ * 128 and SBO 16 D; V, read transposed (K = tokens, N = D), LBO 16 D and SBO 128. */
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL) && !defined(DEFT_GPU_NO_WGMMA)
+#define DEFT_WGMMA 1
+#else
+#define DEFT_WGMMA 0
+#endif
+
+[[maybe_unused]] __device__ __forceinline__ uint64_t wg_desc(uint32_t addr, uint32_t lbo, uint32_t sbo)
+{
+    return (uint64_t)((addr >> 4) & 0x3fffu) | ((uint64_t)((lbo >> 4) & 0x3fffu) << 16) |
+           ((uint64_t)((sbo >> 4) & 0x3fffu) << 32);
+}
+__device__ __forceinline__ void wg_fence()
+{
+#if DEFT_WGMMA
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void wg_commit()
+{
+#if DEFT_WGMMA
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#endif
+}
+/* wait until at most N committed groups of this warp are still running */
+template <int N> __device__ __forceinline__ void wg_wait()
+{
+#if DEFT_WGMMA
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+#endif
+}
+/* Registers an MMA in flight reads or writes: the compiler sees them defined at the issue, so
+ * every use after the wait goes through this empty definition, which it cannot move above the
+ * wait, and the registers stay put until then. */
+template <int N> __device__ __forceinline__ void reg_fence(float (&r)[N][4])
+{
+#pragma unroll
+    for (int j = 0; j < N; j++)
+#pragma unroll
+        for (int x = 0; x < 4; x++) asm volatile("" : "+f"(r[j][x])::"memory");
+}
+template <int N> __device__ __forceinline__ void reg_fence(uint32_t (&r)[N][4])
+{
+#pragma unroll
+    for (int j = 0; j < N; j++)
+#pragma unroll
+        for (int x = 0; x < 4; x++) asm volatile("" : "+r"(r[j][x])::"memory");
+}
+/* d (64 x 64 per warpgroup: 8 groups of 4 per thread) = a b (+ d when acc); TRANS: B transposed */
+#define WG_D8(d) "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), \
+    "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]),  \
+    "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),  \
+    "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]),  \
+    "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
+#define WG_R32 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25," \
+    "%26,%27,%28,%29,%30,%31}"
+#define WG_R64 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25," \
+    "%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51," \
+    "%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}"
+template <typename T, int TRANS>
+__device__ __forceinline__ void wg_n64(float (&d)[8][4], const uint32_t (&a)[4], uint64_t b, int acc)
+{
+#if DEFT_WGMMA
+    if constexpr (std::is_same<T, __half>::value)
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %36, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " WG_R32 ", {%32,%33,%34,%35}, %37, p, 1, 1, %38;\n}\n"
+                     : WG_D8(d) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(acc), "l"(b), "n"(TRANS));
+    else
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %36, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " WG_R32 ", {%32,%33,%34,%35}, %37, p, 1, 1, %38;\n}\n"
+                     : WG_D8(d) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(acc), "l"(b), "n"(TRANS));
+#endif
+}
+/* d (64 x 128 per warpgroup) += a b, B transposed (the P V step at D = 128) */
+template <typename T>
+__device__ __forceinline__ void wg_n128t(float (&d)[16][4], const uint32_t (&a)[4], uint64_t b)
+{
+#if DEFT_WGMMA
+    float (&x)[8][4] = *reinterpret_cast<float (*)[8][4]>(&d[0]);
+    float (&y)[8][4] = *reinterpret_cast<float (*)[8][4]>(&d[8]);
+    if constexpr (std::is_same<T, __half>::value)
+        asm volatile("wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 " WG_R64 ", {%64,%65,%66,%67}, %68, 1, 1, 1, 1;\n"
+                     : WG_D8(x), WG_D8(y) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+    else
+        asm volatile("wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " WG_R64 ", {%64,%65,%66,%67}, %68, 1, 1, 1, 1;\n"
+                     : WG_D8(x), WG_D8(y) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+#endif
+}
+
 /* Zeroes every infinite or NaN 16-bit element of a 4-word vector (exponent all ones). The test
  * that any element is one costs three instructions a word: adding the exponent's lowest bit to
  * the masked exponent carries into bit 15 of a half exactly when its exponent is all ones (f16:
@@ -148,10 +249,14 @@ __device__ __forceinline__ float ex2(float x)
  * accumulator layout (s[j][0..1]: row lane / 4, s[j][2..3]: row lane / 4 + 8; columns
  * col0 + 8 j + {0, 1}). Scores become scale2 * s (log2 units); unless `full`, a column at or past a
  * row's visible count becomes -inf by selection, never by arithmetic, so its weight is exactly 0.
- * m and l are the running max and (per-lane partial) sum of each row, o its 16 x D accumulators,
- * rescaled only when some row's max moved, and not on the warp's first tile (`fresh`: o and l are
- * still zero, and the factor would be exp2(-inf) = 0: same bits without the 4 D / 8 products).
+ * m and l are the reference max and (per-lane partial) sum of each row, o its 16 x D
+ * accumulators. The reference max moves, and o and l are rescaled, only when a row's max exceeds
+ * it by more than LAZY (log2 units; the warp's first tile just takes the tile's max, o and l being
+ * zero): below that the weights exp2(s - m) stay at most 2^LAZY, far from any overflow in f32 and
+ * in the 16-bit P, and the result is the same real number (O = sum p v / sum p and LSE = m +
+ * log2 sum p hold for any reference m), without the 4 D / 8 products on most tiles.
  * On return s holds the weights exp2(s - m). */
+constexpr float LAZY = 8.0f;
 template <int NT, int ND>
 __device__ __forceinline__ void online_softmax(float (&s)[NT][4], float (&o)[ND][4], float (&m)[2],
                                                float (&l)[2], float scale2, bool full, bool fresh,
@@ -186,15 +291,22 @@ __device__ __forceinline__ void online_softmax(float (&s)[NT][4], float (&o)[ND]
     tmA = fmaxf(tmA, __shfl_xor_sync(0xffffffffu, tmA, 2));
     tmB = fmaxf(tmB, __shfl_xor_sync(0xffffffffu, tmB, 2));
     const float mnA = fmaxf(m[0], tmA), mnB = fmaxf(m[1], tmB);
-    /* a row with nothing visible so far keeps max -inf: subtract 0 so exp2 gives 0, not NaN */
-    const float muA = mnA == -INFINITY ? 0.0f : mnA, muB = mnB == -INFINITY ? 0.0f : mnB;
-    if (!fresh && __any_sync(0xffffffffu, mnA != m[0] || mnB != m[1])) {
-        const float alA = ex2(m[0] - muA), alB = ex2(m[1] - muB);
-        l[0] *= alA, l[1] *= alB;
+    if (fresh) {
+        m[0] = mnA, m[1] = mnB;
+    } else {
+        /* -inf + LAZY is -inf: a row that saw nothing so far moves to its first finite max */
+        const bool upA = mnA > m[0] + LAZY, upB = mnB > m[1] + LAZY;
+        if (__any_sync(0xffffffffu, upA || upB)) {
+            const float alA = upA ? ex2(m[0] - mnA) : 1.0f, alB = upB ? ex2(m[1] - mnB) : 1.0f;
+            l[0] *= alA, l[1] *= alB;
 #pragma unroll
-        for (int j = 0; j < ND; j++) o[j][0] *= alA, o[j][1] *= alA, o[j][2] *= alB, o[j][3] *= alB;
+            for (int j = 0; j < ND; j++) o[j][0] *= alA, o[j][1] *= alA, o[j][2] *= alB, o[j][3] *= alB;
+            if (upA) m[0] = mnA;
+            if (upB) m[1] = mnB;
+        }
     }
-    m[0] = mnA, m[1] = mnB;
+    /* a row with nothing visible so far keeps max -inf: subtract 0 so exp2 gives 0, not NaN */
+    const float muA = m[0] == -INFINITY ? 0.0f : m[0], muB = m[1] == -INFINITY ? 0.0f : m[1];
     float sA[NT], sB[NT];
 #pragma unroll
     for (int j = 0; j < NT; j++) {
@@ -253,6 +365,11 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
 #define DEFT_GPU_QREGS_MAX_D 128
 #endif
     constexpr bool QREGS = D <= DEFT_GPU_QREGS_MAX_D; /* Q fragments stay in registers for the whole query tile */
+    /* warpgroup MMAs (A from registers) at D = 128, the benchmarks' shape. D = 64 stays on mma.sync:
+     * its wgmma variant (m64n64k16 for P V) gave wrong results on items of more than one tile in
+     * testing, for a reason not yet found (gpu/NOTES.md); D = 256 has no room for its registers. */
+    constexpr bool WG = DEFT_WGMMA && D == 128 && QREGS;
+    static_assert(NWARPS % 4 == 0, "warpgroups of 4 warps");
     constexpr int KD = D / 16, NT = TK / 8, ND = D / 8;
     constexpr int QPT = QROWS * CPR / NTHREADS; /* Q pieces per thread */
     constexpr int STATE = 4 + 4 * ND;           /* floats per lane of a warp's softmax state */
@@ -266,12 +383,18 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
 
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int G = a.group;
+    deft_trace(TR_LARGE_START);
     /* Copies of Q and K/V tiles: thread tid moves 16-byte piece cpiece0 of rows crow0, crow0 + STEP, ...
      * (consecutive threads, consecutive pieces of a row). Row r + STEP of a query tile is pair
      * (r / G) + dq, head (r % G) + dr, plus one pair when the head passes G: one division per tile,
      * not one per piece. */
     constexpr int STEP = NTHREADS / CPR; /* 32, 16, 8 rows for D = 64, 128, 256 */
     const int crow0 = tid / CPR, cpiece0 = tid % CPR;
+    /* K/V tiles are in the canonical layout (see wg_desc): thread tid moves piece kpiece0 of rows
+     * krow0 + STEP k; a warp reads 128 contiguous bytes of each of 4 rows (whole lines, as many
+     * as a row-major copy), 8 lanes per row */
+    static_assert(STEP % 8 == 0 && CPR % 8 == 0, "a round of K/V copies is whole 8-row groups");
+    const int krow0 = (tid / (4 * CPR)) * 4 + ((tid >> 3) & 3), kpiece0 = ((tid >> 5) % (CPR / 8)) * 8 + (tid & 7);
     const int dq = STEP / G, dr = STEP % G;
     int n_big = 0, n_items = 0; /* units and items, set once the list of units is ready */
     const T *Q = static_cast<const T *>(a.q), *K = static_cast<const T *>(a.k), *V = static_cast<const T *>(a.v);
@@ -343,18 +466,19 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
      * the chunk's end are zero-filled */
     int islot = 0;
     auto issue_tile = [&](const item &it, int t) {
-        const uint32_t kd = smem_addr(ring + (size_t)islot * 2 * TK * S + crow0 * S + cpiece0 * 8);
+        const uint32_t kd = smem_addr(ring + (size_t)islot * 2 * TK * S + (krow0 & ~7) * D + kpiece0 * 64 +
+                                      (krow0 & 7) * 8);
         const uint32_t vd = kd + TK * S * (int)sizeof(T);
-        const int tok0 = t * TK + crow0;
-        const size_t off0 = ((size_t)(it.kv0 + tok0) * a.hkv + it.g) * D + cpiece0 * 8;
+        const int tok0 = t * TK + krow0;
+        const size_t off0 = ((size_t)(it.kv0 + tok0) * a.hkv + it.g) * D + kpiece0 * 8;
         const size_t rstride = (size_t)STEP * a.hkv * D;
 #pragma unroll
         for (int k = 0; k < (TK + STEP - 1) / STEP; k++) {
-            if (TK % STEP && crow0 + k * STEP >= TK) break; /* a partial last round */
+            if (TK % STEP && krow0 + k * STEP >= TK) break; /* a partial last round */
             const bool in = tok0 + k * STEP < it.len;
             const size_t off = in ? off0 + k * rstride : 0;
-            cp_async16(kd + k * STEP * S * (int)sizeof(T), K + off, in ? 16 : 0);
-            cp_async16(vd + k * STEP * S * (int)sizeof(T), V + off, in ? 16 : 0);
+            cp_async16(kd + k * STEP * D * (int)sizeof(T), K + off, in ? 16 : 0);
+            cp_async16(vd + k * STEP * D * (int)sizeof(T), V + off, in ? 16 : 0);
         }
         mbar_arrive_cp(smem_addr(&bars[islot]));
         islot = islot + 1 == nslot ? 0 : islot + 1;
@@ -407,8 +531,12 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
     }
     cudaGridDependencySynchronize(); /* the list of units is written, the counter zeroed */
     n_big = a.counter[1], n_items = n_big * a.hkv; /* n_big: units */
+    deft_trace(TR_LARGE_WAITED);
     if (!early) {
-        if ((int)blockIdx.x >= n_items) return; /* the whole block: no item for it */
+        if ((int)blockIdx.x >= n_items) { /* the whole block: no item for it */
+            deft_trace(TR_LARGE_END);
+            return;
+        }
         __syncthreads(); /* every thread has read next_item[0][0] */
         if (grabber) {
             g_w = (int)blockIdx.x;
@@ -453,32 +581,56 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
              * token tiles: warp w takes row tile w / K and tiles t with t % K == w % K, and the K
              * partial states of a row tile are merged in shared memory (fixed order) at the end.
              * K depends on the item alone, so the bits do not depend on the schedule. */
+            /* With wgmma the unit is a warpgroup (4 warps, 64 rows): an item of at most 64 rows
+             * splits its tiles between the two warpgroups (K = 2, warp w taking row tile w % 4),
+             * and a warpgroup runs a tile when any of its 64 rows sees it. */
             const int M = min(NWARPS, (nrows - qt * QROWS + 15) / 16);
             int K = 1;
-            if (cur.nqt == 1 && NSCR > 0) {
+            if (WG) {
+                if (cur.nqt == 1 && NSCR >= 4 && NWARPS == 8 && M <= 4 && cur.ntiles >= 2) K = 2;
+            } else if (cur.nqt == 1 && NSCR > 0) {
                 K = min(cur.ntiles, NWARPS / M);
                 while (K > 1 && M * (K - 1) > NSCR) K--;
             }
-            const int mi = warp / K, kpart = warp % K;
+            const int mi = WG ? (K == 2 ? warp & 3 : warp) : warp / K;
+            const int kpart = WG ? (K == 2 ? warp >> 2 : 0) : warp % K;
             const int r0 = qt * QROWS + mi * 16;
             const bool active = mi < M;
+            const bool gactive = WG ? (K == 2 || (warp & ~3) < M) : active; /* this warp computes */
             const int rowA = r0 + (lane >> 2), rowB = rowA + 8;
             const int visA = rowA < nrows ? __ldg(a.pair_visible + ps + rowA / G) : 0;
             const int visB = rowB < nrows ? __ldg(a.pair_visible + ps + rowB / G) : 0;
+            /* the rows a tile must serve (the warp's, or with wgmma its warpgroup's 64) */
+            int uX = visA, uY = visB, nX = rowA < nrows ? visA : INT32_MAX, nY = rowB < nrows ? visB : INT32_MAX;
+            if (WG) {
+                const int rX = qt * QROWS + (K == 2 ? 0 : (warp >> 2) * 64) + lane, rY = rX + 32;
+                uX = rX < nrows ? __ldg(a.pair_visible + ps + rX / G) : 0;
+                uY = rY < nrows ? __ldg(a.pair_visible + ps + rY / G) : 0;
+                nX = rX < nrows ? uX : INT32_MAX, nY = rY < nrows ? uY : INT32_MAX;
+            }
+            /* V's non-finite values must be zeroed only where some row of the item does not see
+             * them (a row that reads one is unspecified anyway): on the first pass, any pair of the
+             * item that sees less than the whole chunk makes its tiles scanned as they land */
+            int dirty = 0;
+            if (qt == cur.qt0) {
+                const int rhi = min(nrows, qt_end * QROWS);
+                for (int p = qt * QROWS / G + tid; p <= (rhi - 1) / G; p += NTHREADS)
+                    dirty |= __ldg(a.pair_visible + ps + p) < cur.len;
+            }
             mbar_wait(qbar, qphase & 1); /* query tile qt has landed */
             qphase++;
-            const int wvis = __reduce_max_sync(0xffffffffu, max(visA, visB)); /* tokens any row sees */
-            const int wmin = __reduce_min_sync(0xffffffffu, min(rowA < nrows ? visA : INT32_MAX,
-                                                                rowB < nrows ? visB : INT32_MAX));
+            const int wvis = __reduce_max_sync(0xffffffffu, max(uX, uY)); /* tokens any row sees */
+            const int wmin = __reduce_min_sync(0xffffffffu, min(nX, nY));
             const uint32_t qrow_addr = smem_addr(qs + (mi * 16 + (lane & 15)) * S + (lane >> 4) * 8);
 
             uint32_t qf[QREGS ? KD : 1][4];
+            int scan = 1; /* scan the tiles of this item as they land (QREGS: only when dirty) */
             if (QREGS) {
-                if (active) {
+                if (gactive) {
 #pragma unroll
                     for (int kk = 0; kk < (QREGS ? KD : 1); kk++) ldsm_x4(qrow_addr + kk * 32, qf[kk]);
                 }
-                __syncthreads(); /* Q lives in registers now: fetch the next query tile behind it */
+                scan = __syncthreads_or(dirty); /* Q lives in registers now: fetch the next query tile behind it */
                 if (qt + 1 < qt_end) issue_q(cur, qt + 1);
                 else if (has_next) issue_q(nxt, nxt.qt0);
             }
@@ -488,6 +640,8 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
             float o[ND][4];
 #pragma unroll
             for (int j = 0; j < ND; j++) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
+            float s_[NT][4];         /* wgmma: the scores of the warpgroup's current tile */
+            uint32_t pa_[TK / 16][4]; /* wgmma: its weights P, the A operand of O += P V */
 
             /* first pass: wait for a tile, zero its non-finite V values, publish it; one tile at a
              * time (compute overlaps the later tiles' arrival) unless the item is split */
@@ -498,81 +652,142 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                 if (slot >= nslot) slot -= nslot, par ^= 1u;
                 T *vslot = ring + (size_t)slot * 2 * TK * S + TK * S;
                 mbar_wait(smem_addr(&bars[slot]), par);
-                for (int i = tid; i < TK * CPR; i += NTHREADS)
-                    zero_nonfinite<T>(reinterpret_cast<uint4 *>(vslot + (i / CPR) * S + (i % CPR) * 8));
+                if (scan)
+                    for (int i = tid; i < TK * CPR; i += NTHREADS) /* canonical layout: V is TK * D elements */
+                        zero_nonfinite<T>(reinterpret_cast<uint4 *>(vslot + i * 8));
+                /* the tile, written by the copies and the scan, is read next by the tensor cores
+                 * (the async proxy); the barrier after land orders it for the other threads */
+                if (WG) asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
             };
             if (qt == cur.qt0 && K > 1) {
                 for (int t = 0; t < cur.ntiles; t++) land(t);
                 __syncthreads();
             }
-            for (int t = 0, slot = slot0, tk = 0; t < cur.ntiles; t++, slot = slot + 1 == nslot ? 0 : slot + 1,
-                     tk = tk + 1 == K ? 0 : tk + 1) {
-                const T *kslot = ring + (size_t)slot * 2 * TK * S, *vslot = kslot + TK * S;
-                if (qt == cur.qt0 && K == 1) {
-                    land(t);
-                    __syncthreads();
-                }
-                if (active && tk == kpart && t * TK < wvis) {
-                    const uint32_t krow_addr =
-                        smem_addr(kslot + ((lane & 7) + ((lane >> 4) << 3)) * S + ((lane >> 3) & 1) * 8);
-                    const uint32_t vrow_addr =
-                        smem_addr(vslot + ((lane & 7) + ((lane >> 3) & 1) * 8) * S + (lane >> 4) * 8);
-                    /* One tile: S = Q K^T (16 rows x TK tokens), the online softmax, O += P V with P
-                     * rounded to T. A tile every row of the warp sees whole (FULL) runs straight-line
-                     * code with no mask and no bounds, so the compiler can issue the ldmatrix loads
-                     * ahead of the mma that use them; otherwise only the 16-token steps some row sees
-                     * are computed, and the softmax masks by selection. */
-                    auto tile = [&](auto full_tag) {
-                        constexpr bool FULL = decltype(full_tag)::value;
-                        const int lim = FULL ? TK : wvis - t * TK; /* tokens worth computing */
-                        float s[NT][4];
+            if constexpr (WG) {
+                const bool first = qt == cur.qt0;
+                /* A tile per step of the warpgroup: S = Q K^T (64 rows x 64 tokens, 8 MMAs of
+                 * k16), the online softmax, O += P V (4 MMAs of k16, N = D), waiting for each. Every
+                 * wgmma of the warpgroup is issued and waited for in this one block (ptxas
+                 * serializes them when a group is still running across the warp's branches, as a
+                 * softmax overlapped with the previous tile's P V would need). */
+                for (int t = 0, slot = slot0, tk = 0; t < cur.ntiles; t++, slot = slot + 1 == nslot ? 0 : slot + 1,
+                         tk = tk + 1 == K ? 0 : tk + 1) {
+                    if (first && K == 1) {
+                        land(t);
+                        __syncthreads();
+                    }
+                    if (gactive && tk == kpart && t * TK < wvis) {
+                        const T *kslot = ring + (size_t)slot * 2 * TK * S, *vslot = kslot + TK * S;
+                        const uint64_t kd = wg_desc(smem_addr(kslot), 128, 16 * D);
+                        DEFT_TILE_STAMP(t, 1);
+                        wg_fence();
 #pragma unroll
-                        for (int j = 0; j < NT; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
-#pragma unroll
-                        for (int kk = 0; kk < KD; kk++) {
-                            uint32_t af[4];
-                            if (QREGS) {
-                                af[0] = qf[QREGS ? kk : 0][0], af[1] = qf[QREGS ? kk : 0][1];
-                                af[2] = qf[QREGS ? kk : 0][2], af[3] = qf[QREGS ? kk : 0][3];
-                            } else {
-                                ldsm_x4(qrow_addr + kk * 32, af);
-                            }
-#pragma unroll
-                            for (int np = 0; np < TK / 16; np++) {
-                                if (!FULL && np * 16 >= lim) break;
-                                uint32_t b[4];
-                                ldsm_x4(krow_addr + (np * 16 * S + kk * 16) * 2, b);
-                                ops<T>::mma(s[2 * np], af, b[0], b[1]);
-                                ops<T>::mma(s[2 * np + 1], af, b[2], b[3]);
-                            }
-                        }
-                        online_softmax<NT, ND>(s, o, m, l, scale2, FULL, fresh, t * TK + 2 * (lane & 3), visA, visB);
+                        for (int kk = 0; kk < KD; kk++) /* + 2 core matrices along D per step */
+                            wg_n64<T, 0>(s_, qf[QREGS ? kk : 0], kd + (uint64_t)(kk * 16), kk > 0);
+                        wg_commit();
+                        wg_wait<0>();
+                        reg_fence(s_);
+                        online_softmax<NT, ND>(s_, o, m, l, scale2, (t + 1) * TK <= wmin, fresh,
+                                               t * TK + 2 * (lane & 3), visA, visB);
                         fresh = false;
+                        DEFT_TILE_STAMP(t, 2);
 #pragma unroll
                         for (int kt = 0; kt < TK / 16; kt++) {
-                            if (!FULL && kt * 16 >= lim) break;
-                            uint32_t pa[4];
-                            pa[0] = ops<T>::pack(s[2 * kt][0], s[2 * kt][1]);
-                            pa[1] = ops<T>::pack(s[2 * kt][2], s[2 * kt][3]);
-                            pa[2] = ops<T>::pack(s[2 * kt + 1][0], s[2 * kt + 1][1]);
-                            pa[3] = ops<T>::pack(s[2 * kt + 1][2], s[2 * kt + 1][3]);
-#pragma unroll
-                            for (int np = 0; np < D / 16; np++) {
-                                uint32_t b[4];
-                                ldsm_x4_trans(vrow_addr + (kt * 16 * S + np * 16) * 2, b);
-                                ops<T>::mma(o[2 * np], pa, b[0], b[1]);
-                                ops<T>::mma(o[2 * np + 1], pa, b[2], b[3]);
-                            }
+                            pa_[kt][0] = ops<T>::pack(s_[2 * kt][0], s_[2 * kt][1]);
+                            pa_[kt][1] = ops<T>::pack(s_[2 * kt][2], s_[2 * kt][3]);
+                            pa_[kt][2] = ops<T>::pack(s_[2 * kt + 1][0], s_[2 * kt + 1][1]);
+                            pa_[kt][3] = ops<T>::pack(s_[2 * kt + 1][2], s_[2 * kt + 1][3]);
                         }
-                    };
-                    if ((t + 1) * TK <= wmin) tile(std::true_type{});
-                    else tile(std::false_type{});
+                        const uint64_t vd = wg_desc(smem_addr(vslot), 16 * D, 128);
+                        wg_fence();
+#pragma unroll
+                        for (int kt = 0; kt < TK / 16; kt++) { /* + 2 token groups per step */
+                            wg_n128t<T>(o, pa_[kt], vd + (uint64_t)(kt * 2 * D));
+                        }
+                        wg_commit();
+                        wg_wait<0>();
+                        reg_fence(o);
+                        reg_fence(pa_);
+                        DEFT_TILE_STAMP(t, 3);
+                    }
+                    if (K == 1 && qt == qt_end - 1 && has_next && nxt_issued < nxt.ntiles) {
+                        __syncthreads(); /* last use of this slot: refill it with the next item's tile */
+                        issue_tile(nxt, nxt_issued++);
+                    }
                 }
-                if (K == 1 && qt == qt_end - 1 && has_next && nxt_issued < nxt.ntiles) {
-                    __syncthreads(); /* last use of this slot: refill it with the next item's tile */
-                    issue_tile(nxt, nxt_issued++);
+            } else {
+                for (int t = 0, slot = slot0, tk = 0; t < cur.ntiles; t++, slot = slot + 1 == nslot ? 0 : slot + 1,
+                         tk = tk + 1 == K ? 0 : tk + 1) {
+                    const T *kslot = ring + (size_t)slot * 2 * TK * S, *vslot = kslot + TK * S;
+                    if (qt == cur.qt0 && K == 1) {
+                        land(t);
+                        __syncthreads();
+                    }
+                    if (gactive && tk == kpart && t * TK < wvis) {
+                        /* ldmatrix rows in the canonical layout: lane's 8-row matrix is core matrix
+                         * (token group, d group) of the 16 x 16 block (np or kt, kk or np) */
+                        const uint32_t krow_addr =
+                            smem_addr(kslot + (lane >> 4) * 8 * D + ((lane >> 3) & 1) * 64 + (lane & 7) * 8);
+                        const uint32_t vrow_addr =
+                            smem_addr(vslot + ((lane >> 3) & 1) * 8 * D + (lane >> 4) * 64 + (lane & 7) * 8);
+                        /* One tile: S = Q K^T (16 rows x TK tokens), the online softmax, O += P V with P
+                         * rounded to T. A tile every row of the warp sees whole (FULL) runs straight-line
+                         * code with no mask and no bounds, so the compiler can issue the ldmatrix loads
+                         * ahead of the mma that use them; otherwise only the 16-token steps some row sees
+                         * are computed, and the softmax masks by selection. */
+                        auto tile = [&](auto full_tag) {
+                            constexpr bool FULL = decltype(full_tag)::value;
+                            float s[NT][4];
+                            const int lim = FULL ? TK : wvis - t * TK; /* tokens worth computing */
+    #pragma unroll
+                            for (int j = 0; j < NT; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+    #pragma unroll
+                            for (int kk = 0; kk < KD; kk++) {
+                                uint32_t af[4];
+                                if (QREGS) {
+                                    af[0] = qf[QREGS ? kk : 0][0], af[1] = qf[QREGS ? kk : 0][1];
+                                    af[2] = qf[QREGS ? kk : 0][2], af[3] = qf[QREGS ? kk : 0][3];
+                                } else {
+                                    ldsm_x4(qrow_addr + kk * 32, af);
+                                }
+    #pragma unroll
+                                for (int np = 0; np < TK / 16; np++) {
+                                    if (!FULL && np * 16 >= lim) break;
+                                    uint32_t b[4];
+                                    ldsm_x4(krow_addr + (np * 16 * D + kk * 128) * 2, b);
+                                    ops<T>::mma(s[2 * np], af, b[0], b[1]);
+                                    ops<T>::mma(s[2 * np + 1], af, b[2], b[3]);
+                                }
+                            }
+                            online_softmax<NT, ND>(s, o, m, l, scale2, FULL, fresh, t * TK + 2 * (lane & 3), visA, visB);
+                            fresh = false;
+    #pragma unroll
+                            for (int kt = 0; kt < TK / 16; kt++) {
+                                if (!FULL && kt * 16 >= lim) break;
+                                uint32_t pa[4];
+                                pa[0] = ops<T>::pack(s[2 * kt][0], s[2 * kt][1]);
+                                pa[1] = ops<T>::pack(s[2 * kt][2], s[2 * kt][3]);
+                                pa[2] = ops<T>::pack(s[2 * kt + 1][0], s[2 * kt + 1][1]);
+                                pa[3] = ops<T>::pack(s[2 * kt + 1][2], s[2 * kt + 1][3]);
+    #pragma unroll
+                                for (int np = 0; np < D / 16; np++) {
+                                    uint32_t b[4];
+                                    ldsm_x4_trans(vrow_addr + (kt * 16 * D + np * 128) * 2, b);
+                                    ops<T>::mma(o[2 * np], pa, b[0], b[1]);
+                                    ops<T>::mma(o[2 * np + 1], pa, b[2], b[3]);
+                                }
+                            }
+                        };
+                        if ((t + 1) * TK <= wmin) tile(std::true_type{});
+                        else tile(std::false_type{});
+                    }
+                    if (K == 1 && qt == qt_end - 1 && has_next && nxt_issued < nxt.ntiles) {
+                        __syncthreads(); /* last use of this slot: refill it with the next item's tile */
+                        issue_tile(nxt, nxt_issued++);
+                    }
                 }
             }
+
 
             if (K > 1) { /* merge: the warps of parts 1..K-1 hand their state to part 0's warp */
                 float *st = scratch + (size_t)(mi * (K - 1) + kpart - 1) * STATE * 32 + lane;
@@ -632,6 +847,7 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
             }
         }
         if (deferred) { /* the first item is done: now the second, then the usual pipeline */
+            deft_trace(TR_LARGE_FIRST);
             deferred = false;
             grab_publish(0);
             __syncthreads(); /* next_item[0] is published; everyone is done with this item */
@@ -652,6 +868,7 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
         has_next = read_item(nxt, buf);
         buf ^= 1;
     }
+    deft_trace(TR_LARGE_END);
 }
 
 /* ---- scheduling: the units of the large chunks ----
@@ -662,6 +879,7 @@ __global__ void __launch_bounds__(1024) classify_kernel(const deft_gpu_args a)
 {
     __shared__ int warp_base[33];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    deft_trace(TR_CLASSIFY_START);
     /* the persistent blocks may launch now: their first items' loads need nothing from here */
     cudaTriggerProgrammaticLaunchCompletion();
     int base = 0;
@@ -691,6 +909,7 @@ __global__ void __launch_bounds__(1024) classify_kernel(const deft_gpu_args a)
         __syncthreads();
     }
     if (tid == 0) a.counter[0] = 0, a.counter[1] = base;
+    deft_trace(TR_CLASSIFY_END);
 }
 
 /* ---- the small kernel ----
@@ -711,6 +930,7 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int c = blockIdx.x / a.hkv, g = blockIdx.x % a.hkv, G = a.group;
     const int ps = a.pair_start[c], nrows = (a.pair_start[c + 1] - ps) * G;
+    deft_trace(TR_SMALL_START);
     /* No wait at the start: this kernel launches once every persistent block has passed its
      * wait for classify_kernel (so the previous run's reduction is over), writes only the
      * partials of small items, and runs on the SMs the persistent kernel leaves free, beside it.
@@ -718,6 +938,7 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
      * after it and the reduction, which waits for this kernel, sees every partial. */
     if (nrows > DEFT_GPU_SMALL_ROWS) {
         if (blockIdx.x == 0) cudaGridDependencySynchronize();
+        deft_trace(TR_SMALL_END);
         return;
     }
     const int kv0 = a.chunk_kv_row[c], len = a.chunk_len[c], nt = (len + TS - 1) / TS;
@@ -863,7 +1084,9 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
             *reinterpret_cast<float2 *>(dst + j * 8) = make_float2(o[j][2 * half] * inv, o[j][2 * half + 1] * inv);
         if ((lane & 3) == 0) a.part_lse[prow] = (m[half] + log2f(l[half])) * LN2;
     }
+    deft_trace(TR_SMALL_DONE);
     if (blockIdx.x == 0) cudaGridDependencySynchronize(); /* see above: ends after the large kernel */
+    deft_trace(TR_SMALL_END);
 }
 
 /* PDL launch: the kernel may start while the previous one finishes, and waits for it in
@@ -965,6 +1188,8 @@ deft_status shape_supported(const deft_shape *s, deft_diag *diag)
 }
 
 } // namespace
+
+DEFT_TRACE_IO(deft_gpu_trace_v2)
 
 extern "C" deft_status deft_gpu_supports(const deft_problem *p, deft_diag *diag)
 {
