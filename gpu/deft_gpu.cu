@@ -5,8 +5,10 @@
  *   every row of the item (its queries times the G query heads sharing this KV head, 128 rows per
  *   pass) is computed against them: each K/V byte leaves HBM once per KV head, however many queries
  *   and heads read it (DeFT's Triton kernel re-reads K/V per query head and per 32-query block);
- * - S = Q K^T and P V run on mma.sync m16n8k16 (f16/bf16 operands, f32 accumulation), 16 rows per
- *   warp, with an online softmax in f32 (exp2 of pre-scaled scores) and P rounded to the input type;
+ * - S = Q K^T and P V run on the tensor cores (f16/bf16 operands, f32 accumulation) with an online
+ *   softmax in f32 (exp2 of pre-scaled scores) and P rounded to the input type: in the large-item
+ *   kernel at D = 128 as wgmma (sm_90a: a warpgroup's 64 rows at once, K and V read by the tensor
+ *   cores from shared memory), otherwise as mma.sync m16n8k16, 16 rows per warp;
  * - items of more than 16 rows run in a persistent kernel (one block of 8 warps per SM, a ring of
  *   64-token slots refilled with the next item's tiles while the current one computes), their
  *   query tiles cut into units of a few tiles (deft_gpu_units) so that a tall chunk's tiles run on

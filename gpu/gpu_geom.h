@@ -16,7 +16,8 @@
 #define DEFT_GPU_SMEM_SM90 232448               /* opt-in shared memory per block on sm_90 */
 
 /* Shared bytes of a version-2 block for head dim d (2-byte elements) holding `tokens` KV rows:
- * the query tile plus K and V, each row padded. */
+ * the query tile plus K and V, each row padded (the persistent kernel keeps K/V tiles in the
+ * unpadded canonical layout of wgmma, inside slots of this padded size). */
 #define DEFT_GPU_SMEM_BYTES(d, tokens) \
     ((size_t)(DEFT_GPU_QROWS + 2 * (size_t)(tokens)) * (size_t)((d) + DEFT_GPU_PAD) * 2u)
 
