@@ -3,26 +3,26 @@
  * chunk_queries queries each) and the reduction map (each query's pairs in a fixed order).
  * Building is linear in nodes plus (chunk, query) pairs; the result is plain int32 arrays.
  *
- * proofs/frama-c/plan proves most of the functions below with WP. For each one, it proves the
- * contract and that nothing inside it makes an out-of-bounds access, overflows, divides by zero or
- * converts out of int32 range, on every input its precondition allows. The proved ones are:
+ * proofs/frama-c/plan proves the functions below with WP, deft_plan_free aside (free and a memset
+ * through a char pointer are outside WP's typed memory model). For each one, it proves the contract
+ * and that nothing inside it makes an out-of-bounds access, overflows, divides by zero or converts
+ * out of int32 range, on every input its precondition allows:
  *   the token-chunk and slice arithmetic (tc_number, tc_bounds, own_from, n_slices, slice_start,
  *     slice_max);
  *   the counts and the token chunks (count_below, count_chunks, count_links, count_pairs,
  *     split_tokens);
  *   the pairs and the reduction map (fill_one, fill_query, one_query, fill_pairs);
  *   the chunk records (put_chunk, emit_slices, fill_chunks);
- *   the plan's layout and its zeroing (plan_alloc, plan_clear), and validate_tree;
+ *   build's stages (node_chunks, count_all, fill_records, fill_arrays, plan_sizes, fill_plan) and
+ *     build itself; the plan's layout and its zeroing (plan_alloc, plan_clear), validate_tree, the
+ *     diagnostics, and deft_plan_build, whose postcondition plan_ok is the bounds the kernels rely
+ *     on;
  *   the ghost lemmas the steps call (tokens_step, rs_step, sum_step, records_step, done_step,
- *     chunks_ascend, chunked_end).
- * Not proved: build, which calls the steps one after the other, and so deft_plan_build, whose
- * contract rests on build's; and the diagnostic helpers (too_big, broken, out_of_memory,
- * words_oom). Their contracts are written out below but not proved, and deft_plan_free has no
- * contract. So deft_plan_build's postcondition plan_ok, the bounds the kernels rely on, is a
- * claim, not a proved fact; the Makefile there says why each is left out (deft_plan_verify checks
- * those bounds and coverage on every plan the tests and fuzzers build). Four counting facts are
- * checked at run time instead of proved (DEFT_ERR_INTERNAL if one ever failed; none can for a
- * valid tree, and proofs/coq/Plan.v proves the counts over an abstract model):
+ *     chunks_ascend, chunked_end, sum_mono).
+ * plan_ok says nothing of coverage (each visible pair once): deft_plan_verify checks that on every
+ * plan the tests and fuzzers build, and proofs/coq/Plan.v proves it of the construction. Four
+ * counting facts are checked at run time instead of proved (DEFT_ERR_INTERNAL if one ever failed;
+ * none can for a valid tree, and proofs/coq/Plan.v proves the counts over an abstract model):
  *   1. the queries below a node number at most all queries (count_below);
  *   2. a token chunk's fill cursor stays inside its pair range (fill_pairs, before each fill);
  *   3. a query's reduction list ends inside the pair count (fill_pairs, before each query);
@@ -89,7 +89,8 @@
 #define RED_OK(rp, lo, hi, pairs) (\forall integer r_; (lo) <= r_ < (hi) ==> 0 <= (rp)[r_] < (pairs))
 /* The reduction map: red_start ascending from 0 to the pair count, every entry a pair. */
 #define REDUCED(rs, rp, tq, pairs) \
-    ((rs)[0] == 0 && (rs)[tq] == (pairs) && (\forall integer q_; 0 <= q_ < (tq) ==> (rs)[q_] <= (rs)[q_ + 1]) && \
+    ((rs)[0] == 0 && (rs)[tq] == (pairs) && \
+     (\forall integer q1_, q2_; 0 <= q1_ < q2_ <= q1_ + 1 && q2_ <= (tq) ==> (rs)[q1_] <= (rs)[q2_]) && \
      RED_OK(rp, 0, pairs, pairs))
 /* The chunk records: each chunk a run of 1 to ct tokens inside its node and inside K/V ... */
 #define RECORDS(n, kv_len, total_kv, ct, chunks, cn, cts, ckr, cl) \
@@ -99,8 +100,10 @@
 /* ... pair_start ascending from 0 to the pair count; each pair sees 1 up to its chunk's length
  * tokens; every pair names a query. */
 #define CHUNKED(tq, chunks, pairs, cl, ps, pq, pv) \
-    ((ps)[0] == 0 && (ps)[chunks] == (pairs) && (\forall integer c_; 0 <= c_ < (chunks) ==> (ps)[c_] <= (ps)[c_ + 1]) && \
-     (\forall integer c_, e_; 0 <= c_ < (chunks) && (ps)[c_] <= e_ < (ps)[c_ + 1] ==> 1 <= (pv)[e_] <= (cl)[c_]) && \
+    ((ps)[0] == 0 && (ps)[chunks] == (pairs) && \
+     (\forall integer c1_, c2_; 0 <= c1_ < c2_ <= c1_ + 1 && c2_ <= (chunks) ==> (ps)[c1_] <= (ps)[c2_]) && \
+     (\forall integer c1_, c2_, e_; 0 <= c1_ < c2_ <= c1_ + 1 && c2_ <= (chunks) && (ps)[c1_] <= e_ < (ps)[c2_] ==> \
+        1 <= (pv)[e_] <= (cl)[c1_]) && \
      (\forall integer e_; 0 <= e_ < (pairs) ==> 0 <= (pq)[e_] < (tq)))
 
 /*@
@@ -134,7 +137,9 @@
     \separated(p + (0 .. m - 1), q_len + (0 .. n - 1));
 
   // What the allocation wrappers return: m elements, sharing no memory with the tree, its arrays,
-  // the plan, the diagnostic, or the blocks allocated before (b1, b2, b3 of m1, m2, m3 int64s).
+  // the plan, the diagnostic, or the blocks allocated before (b1, b2, b3 of m1, m2, m3 int64s); an
+  // int32 block is moreover another allocation than the plan (so a write to the plan's fields leaves
+  // every entry of the block as it was, whatever its index).
   predicate fresh64(int64_t *p, integer m, deft_tree *t, deft_plan *pl, deft_diag *d,
                     int64_t *b1, integer m1, int64_t *b2, integer m2, int64_t *b3, integer m3) =
     \valid(p + (0 .. m - 1)) && deft_apart(p, m, t) && \separated(p + (0 .. m - 1), pl) &&
@@ -144,7 +149,7 @@
   predicate fresh32(int32_t *p, integer m, deft_tree *t, deft_plan *pl, deft_diag *d,
                     int64_t *b1, integer m1, int64_t *b2, integer m2, int64_t *b3, integer m3,
                     int32_t *f, integer mf) =
-    \separated(p + (0 .. m - 1), f + (0 .. mf - 1)) &&
+    \separated(p + (0 .. m - 1), f + (0 .. mf - 1)) && \base_addr(p) != \base_addr(pl) &&
     \valid(p + (0 .. m - 1)) && \separated(p + (0 .. m - 1), t) &&
     (t->n_nodes > 0 ==> apart32(p, m, t->n_nodes, t->parent, t->kv_len, t->q_len) &&
        (t->kv_offset == \null || \separated(p + (0 .. m - 1), t->kv_offset + (0 .. t->n_nodes - 1)))) &&
@@ -159,7 +164,7 @@
   predicate sized(integer n, int64_t *kv_len, int64_t *n_tc) =
     \forall integer i; 0 <= i < n ==> 0 <= n_tc[i] <= kv_len[i] && (kv_len[i] > 0 ==> 1 <= n_tc[i]);
   predicate numbered(integer n, int64_t *n_tc, int64_t *first_tc) =
-    (\forall integer i, j; 0 <= i < n && j == i + 1 ==> first_tc[j] == first_tc[i] + n_tc[i]) &&
+    (\forall integer i, j; 0 <= i < j <= i + 1 && j <= n ==> first_tc[j] == first_tc[i] + n_tc[i]) &&
     first_tc[0] == 0 && (\forall integer i, j; 0 <= i <= j <= n ==> first_tc[i] <= first_tc[j]);
   // ... the nearest proper ancestor holding tokens (up) and the token chunks of all proper
   // ancestors (anc_tc): those of up's proper ancestors, then up's own.
@@ -184,7 +189,7 @@
   // without pairs, else 1 up to the pair count.
   predicate chunk_ranges(integer n_tcs, int64_t *tc_pair, int64_t *tc_chunk, integer pairs) =
     tc_chunk[0] == 0 && 0 <= tc_chunk[n_tcs] <= pairs &&
-    (\forall integer i, j; 0 <= i < n_tcs && j == i + 1 ==>
+    (\forall integer i, j; 0 <= i < j <= i + 1 && j <= n_tcs ==>
        (tc_pair[j] == tc_pair[i] ==> tc_chunk[j] == tc_chunk[i]) &&
        (tc_pair[j] > tc_pair[i] ==> 1 <= tc_chunk[j] - tc_chunk[i] <= tc_pair[j] - tc_pair[i]));
 
@@ -198,6 +203,12 @@
   predicate pf_vis(integer c, int32_t *ps, int32_t *cl, int32_t *pv) = PF_VIS(c, ps, cl, pv);
   predicate pf_last(integer c, integer b, int32_t *ps, int32_t *cl, int32_t *pv) = PF_LAST(c, b, ps, cl, pv);
 
+  // The chunk records' pair ranges and the reduction map, as predicates (as records above), so that
+  // they pass from fill_arrays' contract to plan_ok as they stand.
+  predicate chunked(integer tq, integer chunks, integer pairs, int32_t *cl, int32_t *ps, int32_t *pq, int32_t *pv) =
+    CHUNKED(tq, chunks, pairs, cl, ps, pq, pv);
+  predicate reduced(int32_t *rs, int32_t *rp, integer tq, integer pairs) = REDUCED(rs, rp, tq, pairs);
+
   // deft_plan_build's result: the facts the kernels rely on.
   predicate plan_ok(deft_plan *p, deft_tree *t) =
     p->n_nodes == t->n_nodes && 0 <= p->n_chunks && 0 <= p->n_pairs && 0 <= p->n_queries &&
@@ -207,17 +218,18 @@
     \valid(p->pair_start + (0 .. p->n_chunks)) && \valid(p->pair_query + (0 .. p->n_pairs - 1)) &&
     \valid(p->pair_visible + (0 .. p->n_pairs - 1)) && \valid(p->red_start + (0 .. p->n_queries)) &&
     \valid(p->red_pair + (0 .. p->n_pairs - 1)) &&
-    RECORDS(t->n_nodes, t->kv_len, t->total_kv, p->chunk_tokens, p->n_chunks, p->chunk_node,
+    records(t->n_nodes, t->kv_len, t->total_kv, p->chunk_tokens, p->n_chunks, p->chunk_node,
             p->chunk_tok_start, p->chunk_kv_row, p->chunk_len) &&
-    CHUNKED(p->n_queries, p->n_chunks, p->n_pairs, p->chunk_len, p->pair_start, p->pair_query,
+    chunked(p->n_queries, p->n_chunks, p->n_pairs, p->chunk_len, p->pair_start, p->pair_query,
             p->pair_visible) &&
-    REDUCED(p->red_start, p->red_pair, p->n_queries, p->n_pairs);
+    reduced(p->red_start, p->red_pair, p->n_queries, p->n_pairs);
 */
 
 /* Trusted (admit): WP does not model calloc, malloc and free, so the proof does not go inside
  * these wrappers. Each returns what the call returns; trusted is that a block calloc or malloc
  * returns holds n elements (calloc: zeros) and is fresh: it shares no memory with what existed
- * before (the tree, the plan, the diagnostic, the blocks named by the ghost parameters). calloc
+ * before (the tree, the plan, the diagnostic, the blocks named by the ghost parameters), and an
+ * int32 block is an allocation of its own, not the plan's (another base address). calloc
  * checks n * 8 for overflow itself, so any n is safe to ask for. */
 /*@ requires 0 <= n;
     assigns \result \from indirect:n, indirect:__fc_heap_status;
@@ -411,7 +423,9 @@ static int count_below(int64_t n, const int64_t *parent, const int64_t *q_len, i
     assigns n_tc[0 .. n - 1], first_tc[0 .. n];
     ensures 0 <= \result <= n * INT32_MAX && first_tc[n] == \result;
     ensures counted(n, kv_len, ct, n_tc) && sized(n, kv_len, n_tc);
-    ensures numbered(n, n_tc, first_tc); */
+    ensures numbered(n, n_tc, first_tc);
+    ensures forest_facts(n, parent, kv_len, q_len, total_kv);
+    ensures \forall integer i; 0 <= i < n ==> 0 <= first_tc[i] && first_tc[i] + n_tc[i] <= \result; */
 static int64_t count_chunks(int64_t n, const int64_t *kv_len, int64_t ct, int64_t *n_tc,
                             int64_t *first_tc) /*@ ghost (const int64_t *parent, const int64_t *q_len, int64_t total_kv) */
 {
@@ -422,7 +436,7 @@ static int64_t count_chunks(int64_t n, const int64_t *kv_len, int64_t ct, int64_
         loop invariant i > 0 ==> first_tc[0] == 0 && total == first_tc[i - 1] + n_tc[i - 1];
         loop invariant \forall integer j; 0 <= j < i ==>
           n_tc[j] == tc_count(kv_len[j], ct) && 0 <= n_tc[j] <= kv_len[j] && (kv_len[j] > 0 ==> 1 <= n_tc[j]);
-        loop invariant \forall integer j, j1; 0 <= j && j1 == j + 1 && j1 < i ==> first_tc[j1] == first_tc[j] + n_tc[j];
+        loop invariant \forall integer j, j1; 0 <= j < j1 <= j + 1 && j1 < i ==> first_tc[j1] == first_tc[j] + n_tc[j];
         loop invariant \forall integer j; 0 <= j < i ==> 0 <= first_tc[j] && first_tc[j] + n_tc[j] <= total;
         loop invariant \forall integer j1, j2; 0 <= j1 <= j2 < i ==> first_tc[j1] <= first_tc[j2];
         loop assigns i, total, n_tc[0 .. n - 1], first_tc[0 .. n - 1];
@@ -444,7 +458,8 @@ static int64_t count_chunks(int64_t n, const int64_t *kv_len, int64_t ct, int64_
     requires apart(anc_tc, n, n, parent, kv_len, q_len) && apart(up, n, n, parent, kv_len, q_len);
     requires sized(n, kv_len, n_tc);
     assigns anc_tc[0 .. n - 1], up[0 .. n - 1];
-    ensures links(n, n_tc, anc_tc, up); */
+    ensures links(n, n_tc, anc_tc, up);
+    ensures forest_facts(n, parent, kv_len, q_len, total_kv); */
 static void count_links(int64_t n, const int64_t *parent, const int64_t *kv_len,
                         const int64_t *n_tc, int64_t *anc_tc, int64_t *up)
     /*@ ghost (const int64_t *q_len, int64_t total_kv) */
@@ -594,7 +609,7 @@ static int64_t count_pairs(const int64_t *kv_len, const int64_t *q_len, int64_t 
     /*@ assert \let i = n_tcs - 1; n_tcs > 0 ==>
           (tc_pair[n_tcs] == tc_pair[i] ==> tc_chunk[n_tcs] == tc_chunk[i]) &&
           (tc_pair[n_tcs] > tc_pair[i] ==> 1 <= tc_chunk[n_tcs] - tc_chunk[i] <= tc_pair[n_tcs] - tc_pair[i]); */
-    /*@ assert \forall integer i, j; 0 <= i < n_tcs && j == i + 1 ==>
+    /*@ assert \forall integer i, j; 0 <= i < j <= i + 1 && j <= n_tcs ==>
           (tc_pair[j] == tc_pair[i] ==> tc_chunk[j] == tc_chunk[i]) &&
           (tc_pair[j] > tc_pair[i] ==> 1 <= tc_chunk[j] - tc_chunk[i] <= tc_pair[j] - tc_pair[i]); */
     //@ assert chunk_ranges(n_tcs, tc_pair, tc_chunk, pairs);
@@ -1071,7 +1086,19 @@ static void fill_chunks(const int64_t *off, const int64_t *tc_node, const int64_
     *max_pairs = (int32_t)top_pairs;
 }
 
-/* Carves the plan's arrays out of one int32 block, in the order the header declares them. */
+/* The plan's arrays in its block of words, in the order the header declares them. */
+#define PLAN_LAYOUT(pl, chunks, pairs, queries) \
+    ((pl)->chunk_node == (pl)->words && (pl)->chunk_tok_start == (pl)->words + (chunks) && \
+     (pl)->chunk_kv_row == (pl)->words + 2 * (chunks) && (pl)->chunk_len == (pl)->words + 3 * (chunks) && \
+     (pl)->pair_start == (pl)->words + 4 * (chunks) && (pl)->pair_query == (pl)->words + 5 * (chunks) + 1 && \
+     (pl)->pair_visible == (pl)->words + 5 * (chunks) + 1 + (pairs) && \
+     (pl)->red_start == (pl)->words + 5 * (chunks) + 1 + 2 * (pairs) && \
+     (pl)->red_pair == (pl)->words + 5 * (chunks) + 2 + 2 * (pairs) + (queries))
+
+/* Carves the plan's arrays out of one int32 block, in the order the header declares them. Returns
+ * 0, or the word count it could not allocate (the caller reports it): it writes no diagnostic
+ * itself, so that on success it writes nothing but the plan's pointers and size, and every fact
+ * about the int64 arrays stands across it as it is. */
 /*@ requires \valid(pl) && 0 <= chunks <= pairs < INT32_MAX && 0 <= queries < INT32_MAX;
     requires d == \null || (\valid(d) && \separated(d, pl));
     requires \valid_read(t) && \separated(pl, t) &&
@@ -1079,25 +1106,19 @@ static void fill_chunks(const int64_t *off, const int64_t *tc_node, const int64_
                                             t->q_len + (0 .. t->n_nodes - 1)) &&
                 (t->kv_offset == \null || \separated(pl, t->kv_offset + (0 .. t->n_nodes - 1))));
     assigns pl->words, pl->n_words, pl->chunk_node, pl->chunk_tok_start, pl->chunk_kv_row, pl->chunk_len,
-            pl->pair_start, pl->pair_query, pl->pair_visible, pl->red_start, pl->red_pair, *d, __fc_heap_status;
-    ensures \result == DEFT_OK || \result == DEFT_ERR_NO_MEMORY;
-    ensures \result == DEFT_OK ==>
+            pl->pair_start, pl->pair_query, pl->pair_visible, pl->red_start, pl->red_pair, __fc_heap_status;
+    ensures \result == 0 || \result == 5 * chunks + 3 * pairs + queries + 2;
+    ensures \result == 0 ==>
       fresh32(pl->words, 5 * chunks + 3 * pairs + queries + 2, t, pl, d, b1, m1, b2, m2, b3, m3, f, mf) &&
-      pl->n_words == 5 * chunks + 3 * pairs + queries + 2 &&
-      pl->chunk_node == pl->words && pl->chunk_tok_start == pl->words + chunks &&
-      pl->chunk_kv_row == pl->words + 2 * chunks && pl->chunk_len == pl->words + 3 * chunks &&
-      pl->pair_start == pl->words + 4 * chunks && pl->pair_query == pl->words + 5 * chunks + 1 &&
-      pl->pair_visible == pl->words + 5 * chunks + 1 + pairs &&
-      pl->red_start == pl->words + 5 * chunks + 1 + 2 * pairs &&
-      pl->red_pair == pl->words + 5 * chunks + 2 + 2 * pairs + queries; */
-static deft_status plan_alloc(deft_plan *pl, int64_t chunks, int64_t pairs, int64_t queries,
-                              deft_diag *d) /*@ ghost (const deft_tree *t, int64_t *b1, int64_t m1,
-                              int64_t *b2, int64_t m2, int64_t *b3, int64_t m3, int32_t *f, int64_t mf) */
+      pl->n_words == 5 * chunks + 3 * pairs + queries + 2 && PLAN_LAYOUT(pl, chunks, pairs, queries); */
+static int64_t plan_alloc(deft_plan *pl, int64_t chunks, int64_t pairs, int64_t queries)
+    /*@ ghost (const deft_tree *t, deft_diag *d, int64_t *b1, int64_t m1, int64_t *b2, int64_t m2,
+               int64_t *b3, int64_t m3, int32_t *f, int64_t mf) */
 {
     int64_t words = 4 * chunks + (chunks + 1) + 2 * pairs + (queries + 1) + pairs;
     int32_t *w = alloc32(words) /*@ ghost (t, pl, d, b1, m1, b2, m2, b3, m3, f, mf) */;
     pl->words = w;
-    if (!w) return words_oom(d, words);
+    if (!w) return words;
     pl->n_words = (size_t)words;
     pl->chunk_node = w, w += chunks;
     pl->chunk_tok_start = w, w += chunks;
@@ -1108,7 +1129,7 @@ static deft_status plan_alloc(deft_plan *pl, int64_t chunks, int64_t pairs, int6
     pl->pair_visible = w, w += pairs;
     pl->red_start = w, w += queries + 1;
     pl->red_pair = w;
-    return DEFT_OK;
+    return 0;
 }
 
 /* Every field zero, as on return from a failed deft_plan_build. Field by field: the plan's int32,
@@ -1177,12 +1198,342 @@ static deft_status validate_tree(const deft_tree *t, deft_diag *diag)
   }
 */
 
-/* The builder proper, on a validated tree of int32 sizes with tq queries. */
+/* build's stages. build calls deft_tree_offsets and the counting steps one after the other, each
+ * writing int64 scratch arrays, the same kind of memory as the tree's arrays: every fact a later
+ * step reads has to be carried across each of those writes. In build's context the provers time
+ * out on that; so build calls three stages instead, each with a contract that passes on, as they
+ * stand after its writes, the facts the next one needs, and each carrying them across its own few
+ * writes in a context of its own. */
+
+/* Node i's token chunks end inside the n_tcs of them (tc_first); its KV rows start at off[i], inside
+ * total_kv (offs). Predicates rather than macros: the stages pass them on whole, and WP matches a
+ * fact stated whole with the same fact where it is needed, without the provers. */
+/*@ predicate tc_first(integer n, int64_t *n_tc, int64_t *first_tc, integer n_tcs) =
+      \forall integer i; 0 <= i < n ==> 0 <= first_tc[i] && first_tc[i] + n_tc[i] <= n_tcs;
+    predicate offs(integer n, int64_t *off, int64_t *kv_len, integer total_kv) =
+      \forall integer i; 0 <= i < n ==> 0 <= off[i] && off[i] + kv_len[i] <= total_kv; */
+
+/* The tree's sums as build's steps read them: tq queries in all, every prefix sum between 0 and tq. */
+/*@ predicate summed(integer n, int64_t *q_len, integer tq) =
+      tq == deft_sum(q_len, n) && \forall integer i; 0 <= i <= n ==> 0 <= deft_sum(q_len, i) <= tq; */
+
+/* Stage 1: each node's first KV row (off) and token chunks (n_tc, first_tc); returns the token chunk
+ * count. The ghost sub: the zeroed queries-below array, whose zeros stand across the writes here. */
+/*@ requires tree_ok(t) && deft_tree_valid(t) && 1 <= ct <= INT32_MAX;
+    requires n == t->n_nodes && parent == t->parent && kv_len == t->kv_len && q_len == t->q_len;
+    requires summed(n, q_len, tq);
+    requires \valid(off + (0 .. n - 1)) && \valid(n_tc + (0 .. n - 1)) && \valid(first_tc + (0 .. n)) &&
+             \valid_read(sub + (0 .. n - 1));
+    requires \separated(off + (0 .. n - 1), n_tc + (0 .. n - 1), first_tc + (0 .. n), sub + (0 .. n - 1));
+    requires deft_apart(off, n, t) && deft_apart(n_tc, n, t) && deft_apart(first_tc, n + 1, t);
+    requires \forall integer i; 0 <= i < n ==> sub[i] == 0;
+    assigns off[0 .. n - 1], n_tc[0 .. n - 1], first_tc[0 .. n];
+    ensures t->n_nodes == n && t->total_kv == \old(t->total_kv);
+    ensures forest(n, parent, kv_len, q_len, t->total_kv);
+    ensures summed(n, q_len, tq);
+    ensures 0 <= \result <= n * INT32_MAX && first_tc[n] == \result;
+    ensures counted(n, kv_len, ct, n_tc) && sized(n, kv_len, n_tc) && numbered(n, n_tc, first_tc);
+    ensures tc_first(n, n_tc, first_tc, \result);
+    ensures offs(n, off, kv_len, t->total_kv);
+    ensures \forall integer i; 0 <= i < n ==> sub[i] == 0; */
+static int64_t node_chunks(const deft_tree *t, int64_t n, const int64_t *kv_len, int64_t ct, int64_t *off,
+                           int64_t *n_tc, int64_t *first_tc)
+    /*@ ghost (const int64_t *parent, const int64_t *q_len, int64_t tq, const int64_t *sub) */
+{
+    //@ assert forest(n, parent, kv_len, q_len, t->total_kv);
+    deft_tree_offsets(t, off);
+    /* It wrote off only: the tree's fields and arrays read as on entry. */
+    //@ assert t->n_nodes == n && t->total_kv == \at(t->total_kv, Pre);
+    /*@ assert \forall integer i; 0 <= i < n ==>
+          parent[i] == \at(parent[i], Pre) && kv_len[i] == \at(kv_len[i], Pre) && q_len[i] == \at(q_len[i], Pre); */
+    //@ assert forest(n, parent, kv_len, q_len, t->total_kv);
+    int64_t n_tcs = count_chunks(n, kv_len, ct, n_tc, first_tc) /*@ ghost (parent, q_len, t->total_kv) */;
+    /* The sums of q_len read as on entry: one prefix at a time. */
+    /*@ ghost
+      /@ loop invariant 0 <= i <= n;
+         loop invariant \forall integer j; 0 <= j <= i ==> deft_sum(q_len, j) == \at(deft_sum(q_len, j), Pre);
+         loop assigns i;
+         loop variant n - i; @/
+      for (int64_t i = 0; i < n; i++) ;
+    */
+    return n_tcs;
+}
+
+/* Stage 2: each token chunk's tokens (split_tokens), the queries below each node (count_below), the
+ * pairs and plan chunks (count_pairs), the links (count_links; it neither reads nor writes what
+ * count_pairs does, so it may come last). Returns -1 if count_below's run-time check failed, else
+ * what count_pairs returns. After each step, the facts the later ones read are restated as they
+ * stand, each across one call's writes. The sums of q_len are not among them (their recursion
+ * would slow every other goal here): it passes on that they are unchanged, and build restates them. */
+/*@ requires forest(n, parent, kv_len, q_len, total_kv);
+    requires 1 <= ct <= INT32_MAX && 0 <= cq <= INT32_MAX && 0 <= tq < INT32_MAX && 0 <= n_tcs <= INT32_MAX;
+    requires counted(n, kv_len, ct, n_tc) && sized(n, kv_len, n_tc) && numbered(n, n_tc, first_tc) &&
+             first_tc[n] == n_tcs && tc_first(n, n_tc, first_tc, n_tcs);
+    requires \valid_read(off + (0 .. n - 1)) && \valid_read(n_tc + (0 .. n - 1)) && \valid_read(first_tc + (0 .. n));
+    requires offs(n, off, kv_len, total_kv);
+    requires \valid(sub + (0 .. n - 1)) && \valid(anc_tc + (0 .. n - 1)) && \valid(up + (0 .. n - 1));
+    requires \valid(tc_node + (0 .. n_tcs - 1)) && \valid(tc_a + (0 .. n_tcs - 1)) && \valid(tc_n + (0 .. n_tcs - 1)) &&
+             \valid(tc_pair + (0 .. n_tcs)) && \valid(tc_chunk + (0 .. n_tcs));
+    requires \forall integer i; 0 <= i < n ==> sub[i] == 0;
+    requires \separated(off + (0 .. n - 1), n_tc + (0 .. n - 1), first_tc + (0 .. n), sub + (0 .. n - 1),
+                        anc_tc + (0 .. n - 1), up + (0 .. n - 1), tc_node + (0 .. n_tcs - 1), tc_a + (0 .. n_tcs - 1),
+                        tc_n + (0 .. n_tcs - 1), tc_pair + (0 .. n_tcs), tc_chunk + (0 .. n_tcs));
+    requires apart(sub, n, n, parent, kv_len, q_len) && apart(anc_tc, n, n, parent, kv_len, q_len) &&
+             apart(up, n, n, parent, kv_len, q_len);
+    requires apart(tc_node, n_tcs, n, parent, kv_len, q_len) && apart(tc_a, n_tcs, n, parent, kv_len, q_len) &&
+             apart(tc_n, n_tcs, n, parent, kv_len, q_len);
+    requires apart(tc_pair, n_tcs + 1, n, parent, kv_len, q_len) && apart(tc_chunk, n_tcs + 1, n, parent, kv_len, q_len);
+    requires \valid_read(t) && t->n_nodes == n && t->total_kv == total_kv;
+    requires \separated(t, sub + (0 .. n - 1), anc_tc + (0 .. n - 1), up + (0 .. n - 1), tc_node + (0 .. n_tcs - 1),
+                        tc_a + (0 .. n_tcs - 1), tc_n + (0 .. n_tcs - 1), tc_pair + (0 .. n_tcs), tc_chunk + (0 .. n_tcs));
+    assigns sub[0 .. n - 1], anc_tc[0 .. n - 1], up[0 .. n - 1], tc_node[0 .. n_tcs - 1], tc_a[0 .. n_tcs - 1],
+            tc_n[0 .. n_tcs - 1], tc_pair[0 .. n_tcs], tc_chunk[0 .. n_tcs];
+    ensures -1 <= \result <= 3 * INT32_MAX;
+    ensures 0 <= \result < INT32_MAX ==> t->n_nodes == n && t->total_kv == total_kv;
+    ensures 0 <= \result < INT32_MAX ==> forest(n, parent, kv_len, q_len, total_kv);
+    ensures 0 <= \result < INT32_MAX ==>
+      \forall integer i; 0 <= i <= n ==> deft_sum(q_len, i) == \old(deft_sum(q_len, i));
+    ensures 0 <= \result < INT32_MAX ==> sized(n, kv_len, n_tc) && tc_first(n, n_tc, first_tc, n_tcs);
+    ensures 0 <= \result < INT32_MAX ==> offs(n, off, kv_len, total_kv);
+    ensures 0 <= \result < INT32_MAX ==> tokens(n, kv_len, ct, n_tcs, tc_node, tc_a, tc_n);
+    ensures linked: 0 <= \result < INT32_MAX ==> links(n, n_tc, anc_tc, up);
+    ensures 0 <= \result < INT32_MAX ==>
+      pair_ranges(n_tcs, tc_pair, \result) && chunk_ranges(n_tcs, tc_pair, tc_chunk, \result); */
+static int64_t count_all(int64_t n, const int64_t *parent, const int64_t *kv_len, const int64_t *q_len,
+                         int64_t cq, int64_t tq, const int64_t *n_tc, const int64_t *first_tc, int64_t *sub,
+                         int64_t *anc_tc, int64_t *up, int64_t n_tcs, int64_t *tc_node, int64_t *tc_a,
+                         int64_t *tc_n, int64_t *tc_pair, int64_t *tc_chunk)
+    /*@ ghost (int64_t ct, int64_t total_kv, const int64_t *off, const deft_tree *t) */
+{
+    split_tokens(n, kv_len, n_tc, first_tc, tc_node, tc_a, tc_n) /*@ ghost (ct, n_tcs, parent, q_len, total_kv) */;
+    //@ assert forest(n, parent, kv_len, q_len, total_kv);
+    //@ assert sized(n, kv_len, n_tc);
+    //@ assert tc_first(n, n_tc, first_tc, n_tcs);
+    //@ assert offs(n, off, kv_len, total_kv);
+    //@ assert \forall integer i; 0 <= i < n ==> sub[i] == 0 && q_len[i] == \at(q_len[i], Pre);
+    //@ assert t->n_nodes == n && t->total_kv == total_kv;
+    int64_t pairs = -1;
+    if (count_below(n, parent, q_len, tq, sub) /*@ ghost (kv_len, total_kv) */ == 0) {
+        //@ assert forest(n, parent, kv_len, q_len, total_kv);
+        //@ assert sized(n, kv_len, n_tc);
+        //@ assert tc_first(n, n_tc, first_tc, n_tcs);
+        //@ assert offs(n, off, kv_len, total_kv);
+        //@ assert tokens(n, kv_len, ct, n_tcs, tc_node, tc_a, tc_n);
+        //@ assert \forall integer i; 0 <= i < n ==> q_len[i] == \at(q_len[i], Pre);
+        //@ assert t->n_nodes == n && t->total_kv == total_kv;
+        //@ assert \forall integer i; 0 <= i < n ==> 0 <= sub[i] <= tq;
+        pairs = count_pairs(kv_len, q_len, cq, sub, n_tcs, tc_node, tc_a, tc_pair, tc_chunk)
+            /*@ ghost (n, parent, total_kv, ct, tq, tc_n) */;
+        //@ assert forest(n, parent, kv_len, q_len, total_kv);
+        //@ assert sized(n, kv_len, n_tc);
+        //@ assert tc_first(n, n_tc, first_tc, n_tcs);
+        //@ assert offs(n, off, kv_len, total_kv);
+        //@ assert tokens(n, kv_len, ct, n_tcs, tc_node, tc_a, tc_n);
+        //@ assert \forall integer i; 0 <= i < n ==> q_len[i] == \at(q_len[i], Pre);
+        //@ assert t->n_nodes == n && t->total_kv == total_kv;
+        //@ assert 0 <= pairs < INT32_MAX ==> pair_ranges(n_tcs, tc_pair, pairs) && chunk_ranges(n_tcs, tc_pair, tc_chunk, pairs);
+        /* count_links last: its links would stand in the way of carrying facts across a later step. */
+        /*@ ghost Counted: ; */
+        count_links(n, parent, kv_len, n_tc, anc_tc, up) /*@ ghost (q_len, total_kv) */;
+        /*@ assert \forall integer i; 0 <= i <= n_tcs ==>
+              tc_pair[i] == \at(tc_pair[i], Counted) && tc_chunk[i] == \at(tc_chunk[i], Counted); */
+        //@ assert forest(n, parent, kv_len, q_len, total_kv);
+        //@ assert sized(n, kv_len, n_tc);
+        //@ assert tc_first(n, n_tc, first_tc, n_tcs);
+        //@ assert offs(n, off, kv_len, total_kv);
+        //@ assert tokens(n, kv_len, ct, n_tcs, tc_node, tc_a, tc_n);
+        //@ assert \forall integer i; 0 <= i < n ==> q_len[i] == \at(q_len[i], Pre);
+        //@ assert t->n_nodes == n && t->total_kv == total_kv;
+        //@ assert 0 <= pairs < INT32_MAX ==> pair_ranges(n_tcs, tc_pair, pairs) && chunk_ranges(n_tcs, tc_pair, tc_chunk, pairs);
+        /* The sums of q_len read as on entry: one prefix at a time. */
+        /*@ ghost
+          /@ loop invariant 0 <= i <= n;
+             loop invariant \forall integer j; 0 <= j <= i ==> deft_sum(q_len, j) == \at(deft_sum(q_len, j), Pre);
+             loop assigns i;
+             loop variant n - i; @/
+          for (int64_t i = 0; i < n; i++) ;
+        */
+    }
+    return pairs;
+}
+
+/* fill_arrays' second step: the chunk records (fill_chunks), with the reduction map that fill_pairs
+ * left carried across them. A function of its own: apart from the facts fill_pairs needed, the
+ * provers carry the map across fill_chunks' writes in time. */
+/*@ requires 0 <= n <= INT32_MAX && 0 <= total_kv <= INT32_MAX && 1 <= ct <= INT32_MAX && 0 <= tq < INT32_MAX;
+    requires 0 <= n_tcs && 0 <= chunks <= pairs < INT32_MAX;
+    requires \valid_read(kv_len + (0 .. n - 1)) && \valid_read(off + (0 .. n - 1)) && offs(n, off, kv_len, total_kv);
+    requires tokens(n, kv_len, ct, n_tcs, tc_node, tc_a, tc_n);
+    requires pair_ranges(n_tcs, tc_pair, pairs) && chunk_ranges(n_tcs, tc_pair, tc_chunk, pairs) && tc_chunk[n_tcs] == chunks;
+    requires \valid_read(tc_node + (0 .. n_tcs - 1)) && \valid_read(tc_a + (0 .. n_tcs - 1)) &&
+             \valid_read(tc_n + (0 .. n_tcs - 1)) && \valid_read(tc_pair + (0 .. n_tcs)) && \valid_read(tc_chunk + (0 .. n_tcs));
+    requires \valid(plan) && PLAN_LAYOUT(plan, chunks, pairs, tq);
+    requires \valid(plan->words + (0 .. 5 * chunks + 3 * pairs + tq + 1));
+    requires \separated(plan->words + (0 .. 5 * chunks + 3 * pairs + tq + 1), plan);
+    requires FILLED(n_tcs, tc_pair, tc_n, plan->pair_query, plan->pair_visible, tq);
+    requires reduced(plan->red_start, plan->red_pair, tq, pairs);
+    assigns plan->words[0 .. 5 * chunks], plan->max_chunk_len, plan->max_chunk_pairs;
+    ensures records(n, kv_len, total_kv, ct, chunks, plan->chunk_node, plan->chunk_tok_start, plan->chunk_kv_row,
+                    plan->chunk_len);
+    ensures chunked(tq, chunks, pairs, plan->chunk_len, plan->pair_start, plan->pair_query, plan->pair_visible);
+    ensures reduced(plan->red_start, plan->red_pair, tq, pairs); */
+static void fill_records(deft_plan *plan, int64_t chunks, int64_t pairs, const int64_t *off, int64_t n_tcs,
+                         const int64_t *tc_node, const int64_t *tc_a, const int64_t *tc_n, const int64_t *tc_pair,
+                         const int64_t *tc_chunk)
+    /*@ ghost (int64_t n, const int64_t *kv_len, int64_t total_kv, int64_t ct, int64_t tq) */
+{
+    fill_chunks(off, tc_node, tc_a, tc_n, tc_pair, tc_chunk, n_tcs, chunks, pairs, plan->chunk_node,
+                plan->chunk_tok_start, plan->chunk_kv_row, plan->chunk_len, plan->pair_start,
+                &plan->max_chunk_len, &plan->max_chunk_pairs)
+        /*@ ghost (n, kv_len, total_kv, ct, tq, plan->pair_query, plan->pair_visible) */;
+    /* fill_chunks wrote the chunk records only: the reduction map reads as before. */
+    //@ assert \forall integer k; 0 <= k <= tq ==> plan->red_start[k] == \at(plan->red_start[k], Pre);
+    //@ assert \forall integer k; 0 <= k < pairs ==> plan->red_pair[k] == \at(plan->red_pair[k], Pre);
+}
+
+/* Stage 3's fill, into the plan's block (laid out by plan_alloc): the pairs and the reduction map
+ * (fill_pairs), then, if fill_pairs returned 0, the chunk records (fill_chunks); returns what
+ * fill_pairs returned. A function of its own so that the facts of the fill are proved apart from
+ * those of the block's allocation. */
+/*@ requires 0 <= n <= INT32_MAX && 0 <= total_kv <= INT32_MAX && 1 <= ct <= INT32_MAX && 0 <= tq < INT32_MAX;
+    requires 0 <= n_tcs && 0 <= chunks <= pairs < INT32_MAX;
+    requires \valid_read(kv_len + (0 .. n - 1)) && \valid_read(q_len + (0 .. n - 1));
+    requires \forall integer i; 0 <= i < n ==> 0 <= q_len[i] <= kv_len[i] <= total_kv;
+    requires summed(n, q_len, tq);
+    requires sized(n, kv_len, n_tc) && links(n, n_tc, anc_tc, up);
+    requires tc_first(n, n_tc, first_tc, n_tcs);
+    requires \valid_read(off + (0 .. n - 1)) && offs(n, off, kv_len, total_kv);
+    requires tokens(n, kv_len, ct, n_tcs, tc_node, tc_a, tc_n);
+    requires pair_ranges(n_tcs, tc_pair, pairs) && chunk_ranges(n_tcs, tc_pair, tc_chunk, pairs) && tc_chunk[n_tcs] == chunks;
+    requires TC_READABLE(n, n_tcs, n_tc, first_tc, anc_tc, up, tc_a, tc_n, tc_pair) &&
+             \valid_read(tc_node + (0 .. n_tcs - 1)) && \valid_read(tc_chunk + (0 .. n_tcs));
+    requires \valid(tc_fill + (0 .. n_tcs - 1)) && \forall integer i; 0 <= i < n_tcs ==> tc_fill[i] == 0;
+    requires \valid(plan) && PLAN_LAYOUT(plan, chunks, pairs, tq);
+    requires \valid(plan->words + (0 .. 5 * chunks + 3 * pairs + tq + 1));
+    requires \separated(plan->words + (0 .. 5 * chunks + 3 * pairs + tq + 1), plan, tc_fill + (0 .. n_tcs - 1));
+    requires \separated(tc_fill + (0 .. n_tcs - 1), plan);
+    assigns tc_fill[0 .. n_tcs - 1], plan->words[0 .. 5 * chunks + 3 * pairs + tq + 1], plan->max_chunk_len,
+            plan->max_chunk_pairs;
+    ensures 0 <= \result <= 2;
+    ensures \result == 0 ==>
+      records(n, kv_len, total_kv, ct, chunks, plan->chunk_node, plan->chunk_tok_start, plan->chunk_kv_row,
+              plan->chunk_len);
+    ensures \result == 0 ==> chunked(tq, chunks, pairs, plan->chunk_len, plan->pair_start, plan->pair_query, plan->pair_visible);
+    ensures \result == 0 ==> reduced(plan->red_start, plan->red_pair, tq, pairs); */
+static int fill_arrays(deft_plan *plan, int64_t n, const int64_t *kv_len, const int64_t *q_len, int64_t tq,
+                       int64_t pairs, int64_t chunks, const int64_t *off, const int64_t *n_tc,
+                       const int64_t *first_tc, const int64_t *anc_tc, const int64_t *up, int64_t n_tcs,
+                       const int64_t *tc_node, const int64_t *tc_a, const int64_t *tc_n, const int64_t *tc_pair,
+                       const int64_t *tc_chunk, int32_t *tc_fill) /*@ ghost (int64_t ct, int64_t total_kv) */
+{
+    int r = fill_pairs(n, kv_len, q_len, tq, pairs, n_tc, first_tc, anc_tc, up, tc_a, tc_n, tc_pair, n_tcs, tc_fill,
+                       plan->pair_query, plan->pair_visible, plan->red_start, plan->red_pair) /*@ ghost (ct, tc_node) */;
+    if (r != 0) return r;
+    fill_records(plan, chunks, pairs, off, n_tcs, tc_node, tc_a, tc_n, tc_pair, tc_chunk)
+        /*@ ghost (n, kv_len, total_kv, ct, tq) */;
+    return 0;
+}
+
+/* Stage 3's last step: the plan's sizes, set once its arrays are filled (on a failed fill the plan is
+ * zeroed, so the order makes no difference to what a caller sees); the plan is then whole: plan_ok. */
+/*@ requires \valid_read(t) && t->n_nodes == n && 0 <= t->total_kv <= INT32_MAX;
+    requires \valid(plan) && \separated(plan, t);
+    requires 0 <= n <= INT32_MAX && 0 <= chunks <= pairs < INT32_MAX && 0 <= tq < INT32_MAX;
+    requires 1 <= ct <= INT32_MAX && 0 <= cq <= INT32_MAX;
+    requires PLAN_LAYOUT(plan, chunks, pairs, tq) && \valid(plan->words + (0 .. 5 * chunks + 3 * pairs + tq + 1)) &&
+             \base_addr(plan->words) != \base_addr(plan);
+    requires records(n, t->kv_len, t->total_kv, ct, chunks, plan->chunk_node, plan->chunk_tok_start,
+                     plan->chunk_kv_row, plan->chunk_len);
+    requires chunked(tq, chunks, pairs, plan->chunk_len, plan->pair_start, plan->pair_query, plan->pair_visible);
+    requires reduced(plan->red_start, plan->red_pair, tq, pairs);
+    assigns plan->n_nodes, plan->n_chunks, plan->n_pairs, plan->n_queries, plan->chunk_tokens, plan->chunk_queries;
+    ensures plan_ok(plan, t) && plan->n_queries == tq; */
+static void plan_sizes(deft_plan *plan, int64_t n, int64_t chunks, int64_t pairs, int64_t tq, int64_t ct, int64_t cq)
+    /*@ ghost (const deft_tree *t) */
+{
+    plan->n_nodes = (int32_t)n;
+    plan->n_chunks = (int32_t)chunks;
+    plan->n_pairs = (int32_t)pairs;
+    plan->n_queries = (int32_t)tq;
+    plan->chunk_tokens = (int32_t)ct;
+    plan->chunk_queries = (int32_t)cq;
+    /* The fields are outside the block: every entry of every array reads as before, array by array
+     * (at any index: a write to another block leaves the whole of this one as it was, so no index
+     * has to be shown inside its range first). */
+    /*@ assert \forall integer c;
+          plan->chunk_node[c] == \at(plan->chunk_node[c], Pre) && plan->chunk_tok_start[c] == \at(plan->chunk_tok_start[c], Pre) &&
+          plan->chunk_kv_row[c] == \at(plan->chunk_kv_row[c], Pre) && plan->chunk_len[c] == \at(plan->chunk_len[c], Pre); */
+    //@ assert \forall integer c; plan->pair_start[c] == \at(plan->pair_start[c], Pre);
+    /*@ assert \forall integer e;
+          plan->pair_query[e] == \at(plan->pair_query[e], Pre) && plan->pair_visible[e] == \at(plan->pair_visible[e], Pre) &&
+          plan->red_pair[e] == \at(plan->red_pair[e], Pre); */
+    //@ assert \forall integer q; plan->red_start[q] == \at(plan->red_start[q], Pre);
+    /*@ assert records(n, t->kv_len, t->total_kv, ct, chunks, plan->chunk_node, plan->chunk_tok_start,
+                       plan->chunk_kv_row, plan->chunk_len); */
+    //@ assert chunked(tq, chunks, pairs, plan->chunk_len, plan->pair_start, plan->pair_query, plan->pair_visible);
+    //@ assert reduced(plan->red_start, plan->red_pair, tq, pairs);
+    /*@ assert \valid(plan->chunk_node + (0 .. chunks - 1)) && \valid(plan->chunk_tok_start + (0 .. chunks - 1)) &&
+          \valid(plan->chunk_kv_row + (0 .. chunks - 1)) && \valid(plan->chunk_len + (0 .. chunks - 1)) &&
+          \valid(plan->pair_start + (0 .. chunks)) && \valid(plan->pair_query + (0 .. pairs - 1)) &&
+          \valid(plan->pair_visible + (0 .. pairs - 1)) && \valid(plan->red_start + (0 .. tq)) &&
+          \valid(plan->red_pair + (0 .. pairs - 1)); */
+    /*@ assert plan->n_nodes == t->n_nodes && plan->n_chunks == chunks && plan->n_pairs == pairs &&
+          plan->n_queries == tq && plan->chunk_tokens == ct; */
+}
+
+/* Stage 3: the plan: its block (plan_alloc), the pairs, the reduction map and the chunk records
+ * (fill_arrays), then its sizes (plan_sizes). It writes no int64 memory on its way to DEFT_OK (the
+ * diagnostic is written only on the way out with an error), so every fact about the int64 arrays
+ * stands through it as it is; the ghost t is the tree the plan is for. */
+/*@ requires \valid_read(t) && t->n_nodes == n && t->kv_len == kv_len && 0 <= t->total_kv <= INT32_MAX;
+    requires \valid(plan) && \separated(plan, t) &&
+             (n > 0 ==> \separated(plan, t->parent + (0 .. n - 1), t->kv_len + (0 .. n - 1), t->q_len + (0 .. n - 1)) &&
+                (t->kv_offset == \null || \separated(plan, t->kv_offset + (0 .. n - 1))));
+    requires diag == \null || (\valid(diag) && \separated(diag, plan));
+    requires 0 <= n <= INT32_MAX && \valid_read(kv_len + (0 .. n - 1)) && \valid_read(q_len + (0 .. n - 1));
+    requires \forall integer i; 0 <= i < n ==> 0 <= q_len[i] <= kv_len[i] <= t->total_kv;
+    requires summed(n, q_len, tq);
+    requires 1 <= ct <= INT32_MAX && 0 <= cq <= INT32_MAX && 0 <= tq < INT32_MAX && 0 <= n_tcs && 0 <= pairs < INT32_MAX;
+    requires sized(n, kv_len, n_tc) && links(n, n_tc, anc_tc, up);
+    requires tc_first(n, n_tc, first_tc, n_tcs);
+    requires \valid_read(off + (0 .. n - 1)) && offs(n, off, kv_len, t->total_kv);
+    requires tokens(n, kv_len, ct, n_tcs, tc_node, tc_a, tc_n);
+    requires pair_ranges(n_tcs, tc_pair, pairs) && chunk_ranges(n_tcs, tc_pair, tc_chunk, pairs);
+    requires TC_READABLE(n, n_tcs, n_tc, first_tc, anc_tc, up, tc_a, tc_n, tc_pair) &&
+             \valid_read(tc_node + (0 .. n_tcs - 1)) && \valid_read(tc_chunk + (0 .. n_tcs));
+    requires \valid(tc_fill + (0 .. n_tcs - 1)) && \forall integer i; 0 <= i < n_tcs ==> tc_fill[i] == 0;
+    requires \separated(tc_fill + (0 .. n_tcs - 1), plan) && (diag == \null || \separated(tc_fill + (0 .. n_tcs - 1), diag));
+    ensures \result == DEFT_OK || \result == DEFT_ERR_NO_MEMORY || \result == DEFT_ERR_INTERNAL;
+    ensures \result == DEFT_OK ==> plan_ok(plan, t) && plan->n_queries == tq; */
+static deft_status fill_plan(deft_plan *plan, int64_t n, const int64_t *kv_len, const int64_t *q_len,
+                             int64_t ct, int64_t cq, int64_t tq, const int64_t *off, const int64_t *n_tc,
+                             const int64_t *first_tc, const int64_t *anc_tc, const int64_t *up, int64_t n_tcs,
+                             const int64_t *tc_node, const int64_t *tc_a, const int64_t *tc_n,
+                             const int64_t *tc_pair, const int64_t *tc_chunk, int32_t *tc_fill, int64_t pairs,
+                             deft_diag *diag) /*@ ghost (const deft_tree *t) */
+{
+    int64_t chunks = tc_chunk[n_tcs];
+    int64_t missing = plan_alloc(plan, chunks, pairs, tq)
+        /*@ ghost (t, diag, NULL, 0, NULL, 0, NULL, 0, tc_fill, n_tcs) */;
+    if (missing) return words_oom(diag, missing);
+    if (fill_arrays(plan, n, kv_len, q_len, tq, pairs, chunks, off, n_tc, first_tc, anc_tc, up, n_tcs, tc_node, tc_a,
+                    tc_n, tc_pair, tc_chunk, tc_fill) /*@ ghost (ct, t->total_kv) */ != 0) {
+        release32(plan->words);
+        plan_clear(plan) /*@ ghost (t) */;
+        return broken(diag, "a token chunk's pairs or the reduction lists do not add up");
+    }
+    plan_sizes(plan, n, chunks, pairs, tq, ct, cq) /*@ ghost (t) */;
+    return DEFT_OK;
+}
+
+/* The builder proper, on a validated tree of int32 sizes with tq queries: the scratch blocks and
+ * the checks between the stages. */
 /*@ requires tree_ok(t) && deft_tree_valid(t) && tq == deft_sum(t->q_len, t->n_nodes) && 0 <= tq < INT32_MAX;
     requires 1 <= ct <= INT32_MAX && 0 <= cq <= INT32_MAX;
     requires \valid(plan) && \separated(plan, t) &&
              (t->n_nodes > 0 ==> \separated(plan, t->parent + (0 .. t->n_nodes - 1), t->kv_len + (0 .. t->n_nodes - 1),
-                                           t->q_len + (0 .. t->n_nodes - 1)));
+                                           t->q_len + (0 .. t->n_nodes - 1)) &&
+                (t->kv_offset == \null || \separated(plan, t->kv_offset + (0 .. t->n_nodes - 1))));
     requires deft_diag_apart(diag, t) && (diag == \null || \separated(diag, plan));
     ensures \result == DEFT_OK || \result == DEFT_ERR_NO_MEMORY || \result == DEFT_ERR_OVERFLOW ||
             \result == DEFT_ERR_INTERNAL;
@@ -1197,8 +1548,7 @@ static deft_status build(const deft_tree *t, int64_t ct, int64_t cq, int64_t tq,
     if (!nodes) return out_of_memory(diag);
     int64_t *off = nodes, *sub = nodes + n, *n_tc = nodes + 2 * n, *anc_tc = nodes + 3 * n;
     int64_t *up = nodes + 4 * n, *first_tc = nodes + 5 * n;
-    deft_tree_offsets(t, off);
-    int64_t n_tcs = count_chunks(n, kv_len, ct, n_tc, first_tc) /*@ ghost (parent, q_len, t->total_kv) */;
+    int64_t n_tcs = node_chunks(t, n, kv_len, ct, off, n_tc, first_tc) /*@ ghost (parent, q_len, tq, sub) */;
     if (n_tcs > INT32_MAX) {
         release64(nodes);
         return too_big(diag, "token chunk count", n_tcs);
@@ -1213,48 +1563,20 @@ static deft_status build(const deft_tree *t, int64_t ct, int64_t cq, int64_t tq,
     }
     int64_t *tc_node = tcs, *tc_a = tcs + n_tcs, *tc_n = tcs + 2 * n_tcs, *tc_pair = tcs + 3 * n_tcs;
     int64_t *tc_chunk = tcs + 4 * n_tcs + 1;
-    split_tokens(n, kv_len, n_tc, first_tc, tc_node, tc_a, tc_n) /*@ ghost (ct, n_tcs, parent, q_len, t->total_kv) */;
     deft_status st = DEFT_OK;
-    if (count_below(n, parent, q_len, tq, sub) /*@ ghost (kv_len, t->total_kv) */ != 0) {
+    int64_t pairs = count_all(n, parent, kv_len, q_len, cq, tq, n_tc, first_tc, sub, anc_tc, up, n_tcs, tc_node,
+                              tc_a, tc_n, tc_pair, tc_chunk) /*@ ghost (ct, t->total_kv, off, t) */;
+    if (pairs < 0) {
         st = broken(diag, "the queries below a node exceed the query count");
         goto done;
     }
-    count_links(n, parent, kv_len, n_tc, anc_tc, up) /*@ ghost (q_len, t->total_kv) */;
-    int64_t pairs = count_pairs(kv_len, q_len, cq, sub, n_tcs, tc_node, tc_a, tc_pair, tc_chunk)
-        /*@ ghost (n, parent, t->total_kv, ct, tq, tc_n) */;
     if (pairs >= INT32_MAX) {
         st = too_big(diag, "(chunk, query) pair count", pairs);
         goto done;
     }
-    int64_t chunks = tc_chunk[n_tcs];
-    st = plan_alloc(plan, chunks, pairs, tq, diag)
-        /*@ ghost (t, nodes, 6 * n + 1, tcs, 5 * n_tcs + 2, NULL, 0, tc_fill, n_tcs) */;
-    if (st != DEFT_OK) goto done;
-    plan->n_nodes = (int32_t)n;
-    plan->n_chunks = (int32_t)chunks;
-    plan->n_pairs = (int32_t)pairs;
-    plan->n_queries = (int32_t)tq;
-    plan->chunk_tokens = (int32_t)ct;
-    plan->chunk_queries = (int32_t)cq;
-    /*@ ghost
-      /@ loop invariant 0 <= i <= n;
-         loop invariant \forall integer j; 0 <= j <= i ==> deft_sum(q_len, j) == \at(deft_sum(t->q_len, j), Pre);
-         loop assigns i;
-         loop variant n - i; @/
-      for (int64_t i = 0; i < n; i++) ;
-    */
-    if (fill_pairs(n, kv_len, q_len, tq, pairs, n_tc, first_tc, anc_tc, up, tc_a, tc_n, tc_pair, n_tcs,
-                   tc_fill, plan->pair_query, plan->pair_visible, plan->red_start, plan->red_pair)
-        /*@ ghost (ct, tc_node) */ != 0) {
-        release32(plan->words);
-        plan_clear(plan) /*@ ghost (t) */;
-        st = broken(diag, "a token chunk's pairs or the reduction lists do not add up");
-        goto done;
-    }
-    fill_chunks(off, tc_node, tc_a, tc_n, tc_pair, tc_chunk, n_tcs, chunks, pairs, plan->chunk_node,
-                plan->chunk_tok_start, plan->chunk_kv_row, plan->chunk_len, plan->pair_start,
-                &plan->max_chunk_len, &plan->max_chunk_pairs)
-        /*@ ghost (n, kv_len, t->total_kv, ct, tq, plan->pair_query, plan->pair_visible) */;
+    //@ assert summed(n, q_len, tq);
+    st = fill_plan(plan, n, kv_len, q_len, ct, cq, tq, off, n_tc, first_tc, anc_tc, up, n_tcs, tc_node, tc_a,
+                   tc_n, tc_pair, tc_chunk, tc_fill, pairs, diag) /*@ ghost (t) */;
 done:
     release32(tc_fill);
     release64(tcs);

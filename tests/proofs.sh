@@ -4,8 +4,8 @@
 # `make proofs` runs on the real ones:
 #   Coq        a broken lemma does not compile; an Admitted, an Axiom, or a main theorem that
 #              comes to rest on an axiom outside the reals library is refused by check.sh;
-#   Frama-C    a contract the code violates leaves a goal unproved (validator, plan builder and its
-#              chunk records, merge);
+#   Frama-C    a contract the code violates leaves a goal unproved (validator, plan builder, its
+#              chunk records and its counting stage, merge);
 #   float      a merge with the textbook overflow slip exceeds the derived error bound.
 # Usage: tests/proofs.sh BUILD_DIR
 set -u
@@ -77,6 +77,15 @@ rm -rf "$dir/c" && mkdir -p "$dir/c" && cp -r "$root/include" "$root/common" "$d
 expect 0 "plan chunks, narrow run, true sources" "frama-c plan" -- framac plan $CHUNKS_NARROW
 plant_c plan.c 's/put_chunk(c, u, a, row, len, first + start, /put_chunk(c, u, a, row, len, first + start + 1, /' &&
     expect 2 "a plan whose query slices start one pair late" "FAILED" -- framac plan $CHUNKS_NARROW
+
+# The builder's counting stage: count_links' two outputs passed the wrong way round (up for anc_tc,
+# anc_tc for up). count_all's contract passes on to the fill the links count_links delivers
+# (linked); with the arrays swapped they are not what it claims, and linked is no longer proved.
+STAGE_NARROW="PROOF_FUNCS=count_all PROOF_TIMEOUT=5 PROOF_FIRST= PROOF_EXTRA=-wp-prop=linked"
+rm -rf "$dir/c" && mkdir -p "$dir/c" && cp -r "$root/include" "$root/common" "$dir/c/"
+expect 0 "plan counting stage, narrow run, true sources" "frama-c plan" -- framac plan $STAGE_NARROW
+plant_c plan.c 's/count_links(n, parent, kv_len, n_tc, anc_tc, up)/count_links(n, parent, kv_len, n_tc, up, anc_tc)/' &&
+    expect 2 "a counting stage that swaps count_links' outputs" "FAILED" -- framac plan $STAGE_NARROW
 
 # The merge: the merged LSE m + ln s computed as m - ln s. add_ln's postcondition (the merged LSE
 # is at least the larger side's, which deft_merge's "both" behaviour passes on) no longer holds.
