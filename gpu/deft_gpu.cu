@@ -99,7 +99,7 @@ template <> struct ops<__nv_bfloat16> {
 };
 
 /* ---- wgmma (sm_90a) ----
- * The large-item kernel's S = Q K^T and O += P V for D <= 128 run as warpgroup MMAs: the 4 warps
+ * The large-item kernel's S = Q K^T and O += P V at D = 128 run as warpgroup MMAs: the 4 warps
  * of a warpgroup (64 rows, 16 per warp) issue one m64nNk16 together, A (the query or P fragments)
  * from registers in the mma.m16n8k16 layout, B (K or V) read by the tensor cores straight from
  * shared memory, so no warp loads K/V fragments itself (mma.sync needs one ldmatrix per two MMAs,
@@ -158,7 +158,7 @@ template <int N> __device__ __forceinline__ void reg_fence(uint32_t (&r)[N][4])
 #pragma unroll
         for (int x = 0; x < 4; x++) asm volatile("" : "+r"(r[j][x])::"memory");
 }
-/* d (64 x 64 per warpgroup: 8 groups of 4 per thread) = a b (+ d when acc); TRANS: B transposed */
+/* S = Q K^T: d (64 x 64 per warpgroup: 8 groups of 4 per thread) = a b, + d when acc; B K-major */
 #define WG_D8(d) "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), \
     "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]),  \
     "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),  \
@@ -169,23 +169,23 @@ template <int N> __device__ __forceinline__ void reg_fence(uint32_t (&r)[N][4])
 #define WG_R64 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25," \
     "%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51," \
     "%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}"
-template <typename T, int TRANS>
-__device__ __forceinline__ void wg_n64(float (&d)[8][4], const uint32_t (&a)[4], uint64_t b, int acc)
+template <typename T>
+__device__ __forceinline__ void wg_qk(float (&d)[8][4], const uint32_t (&a)[4], uint64_t b, int acc)
 {
 #if DEFT_WGMMA
     if constexpr (std::is_same<T, __half>::value)
         asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %36, 0;\n"
-                     "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " WG_R32 ", {%32,%33,%34,%35}, %37, p, 1, 1, %38;\n}\n"
-                     : WG_D8(d) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(acc), "l"(b), "n"(TRANS));
+                     "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " WG_R32 ", {%32,%33,%34,%35}, %37, p, 1, 1, 0;\n}\n"
+                     : WG_D8(d) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(acc), "l"(b));
     else
         asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %36, 0;\n"
-                     "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " WG_R32 ", {%32,%33,%34,%35}, %37, p, 1, 1, %38;\n}\n"
-                     : WG_D8(d) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(acc), "l"(b), "n"(TRANS));
+                     "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " WG_R32 ", {%32,%33,%34,%35}, %37, p, 1, 1, 0;\n}\n"
+                     : WG_D8(d) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(acc), "l"(b));
 #endif
 }
-/* d (64 x 128 per warpgroup) += a b, B transposed (the P V step at D = 128) */
+/* O += P V: d (64 x 128 per warpgroup) += a b, B transposed (V is K = tokens by N = D) */
 template <typename T>
-__device__ __forceinline__ void wg_n128t(float (&d)[16][4], const uint32_t (&a)[4], uint64_t b)
+__device__ __forceinline__ void wg_pv(float (&d)[16][4], const uint32_t (&a)[4], uint64_t b)
 {
 #if DEFT_WGMMA
     float (&x)[8][4] = *reinterpret_cast<float (*)[8][4]>(&d[0]);
@@ -614,7 +614,7 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
              * them (a row that reads one is unspecified anyway): on the first pass, any pair of the
              * item that sees less than the whole chunk makes its tiles scanned as they land */
             int dirty = 0;
-            if (qt == cur.qt0) {
+            if (QREGS && qt == cur.qt0) {
                 const int rhi = min(nrows, qt_end * QROWS);
                 for (int p = qt * QROWS / G + tid; p <= (rhi - 1) / G; p += NTHREADS)
                     dirty |= __ldg(a.pair_visible + ps + p) < cur.len;
@@ -642,8 +642,6 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
             float o[ND][4];
 #pragma unroll
             for (int j = 0; j < ND; j++) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
-            float s_[NT][4];         /* wgmma: the scores of the warpgroup's current tile */
-            uint32_t pa_[TK / 16][4]; /* wgmma: its weights P, the A operand of O += P V */
 
             /* first pass: wait for a tile, zero its non-finite V values, publish it; one tile at a
              * time (compute overlaps the later tiles' arrival) unless the item is split */
@@ -665,67 +663,53 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                 for (int t = 0; t < cur.ntiles; t++) land(t);
                 __syncthreads();
             }
-            if constexpr (WG) {
-                const bool first = qt == cur.qt0;
-                /* A tile per step of the warpgroup: S = Q K^T (64 rows x 64 tokens, 8 MMAs of
-                 * k16), the online softmax, O += P V (4 MMAs of k16, N = D), waiting for each. Every
-                 * wgmma of the warpgroup is issued and waited for in this one block (ptxas
-                 * serializes them when a group is still running across the warp's branches, as a
-                 * softmax overlapped with the previous tile's P V would need). */
-                for (int t = 0, slot = slot0, tk = 0; t < cur.ntiles; t++, slot = slot + 1 == nslot ? 0 : slot + 1,
-                         tk = tk + 1 == K ? 0 : tk + 1) {
-                    if (first && K == 1) {
-                        land(t);
-                        __syncthreads();
-                    }
-                    if (gactive && tk == kpart && t * TK < wvis) {
-                        const T *kslot = ring + (size_t)slot * 2 * TK * S, *vslot = kslot + TK * S;
+            for (int t = 0, slot = slot0, tk = 0; t < cur.ntiles; t++, slot = slot + 1 == nslot ? 0 : slot + 1,
+                     tk = tk + 1 == K ? 0 : tk + 1) {
+                const T *kslot = ring + (size_t)slot * 2 * TK * S, *vslot = kslot + TK * S;
+                if (qt == cur.qt0 && K == 1) {
+                    land(t);
+                    __syncthreads();
+                }
+                if (gactive && tk == kpart && t * TK < wvis) {
+                    if constexpr (WG) {
+                        /* The warpgroup's tile: S = Q K^T (64 rows x 64 tokens, 8 MMAs of k16), the
+                         * online softmax, O += P V (4 MMAs of k16, N = D), waiting for each. Every
+                         * wgmma is issued and waited for in this one block: ptxas serializes them
+                         * when a group stays in flight across the warp's branches, as a softmax
+                         * overlapped with the previous tile's P V would need (gpu/NOTES.md). */
+                        float s[NT][4];
+                        uint32_t pa[TK / 16][4];
                         const uint64_t kd = wg_desc(smem_addr(kslot), 128, 16 * D);
-                        DEFT_TILE_STAMP(t, 1);
+                        DEFT_TILE_STAMP(t, 0);
                         wg_fence();
 #pragma unroll
                         for (int kk = 0; kk < KD; kk++) /* + 2 core matrices along D per step */
-                            wg_n64<T, 0>(s_, qf[QREGS ? kk : 0], kd + (uint64_t)(kk * 16), kk > 0);
+                            wg_qk<T>(s, qf[QREGS ? kk : 0], kd + (uint64_t)(kk * 16), kk > 0);
                         wg_commit();
                         wg_wait<0>();
-                        reg_fence(s_);
-                        online_softmax<NT, ND>(s_, o, m, l, scale2, (t + 1) * TK <= wmin, fresh,
+                        reg_fence(s);
+                        online_softmax<NT, ND>(s, o, m, l, scale2, (t + 1) * TK <= wmin, fresh,
                                                t * TK + 2 * (lane & 3), visA, visB);
                         fresh = false;
-                        DEFT_TILE_STAMP(t, 2);
+                        DEFT_TILE_STAMP(t, 1);
 #pragma unroll
                         for (int kt = 0; kt < TK / 16; kt++) {
-                            pa_[kt][0] = ops<T>::pack(s_[2 * kt][0], s_[2 * kt][1]);
-                            pa_[kt][1] = ops<T>::pack(s_[2 * kt][2], s_[2 * kt][3]);
-                            pa_[kt][2] = ops<T>::pack(s_[2 * kt + 1][0], s_[2 * kt + 1][1]);
-                            pa_[kt][3] = ops<T>::pack(s_[2 * kt + 1][2], s_[2 * kt + 1][3]);
+                            pa[kt][0] = ops<T>::pack(s[2 * kt][0], s[2 * kt][1]);
+                            pa[kt][1] = ops<T>::pack(s[2 * kt][2], s[2 * kt][3]);
+                            pa[kt][2] = ops<T>::pack(s[2 * kt + 1][0], s[2 * kt + 1][1]);
+                            pa[kt][3] = ops<T>::pack(s[2 * kt + 1][2], s[2 * kt + 1][3]);
                         }
                         const uint64_t vd = wg_desc(smem_addr(vslot), 16 * D, 128);
                         wg_fence();
 #pragma unroll
-                        for (int kt = 0; kt < TK / 16; kt++) { /* + 2 token groups per step */
-                            wg_n128t<T>(o, pa_[kt], vd + (uint64_t)(kt * 2 * D));
-                        }
+                        for (int kt = 0; kt < TK / 16; kt++) /* + 2 token groups per step */
+                            wg_pv<T>(o, pa[kt], vd + (uint64_t)(kt * 2 * D));
                         wg_commit();
                         wg_wait<0>();
                         reg_fence(o);
-                        reg_fence(pa_);
-                        DEFT_TILE_STAMP(t, 3);
-                    }
-                    if (K == 1 && qt == qt_end - 1 && has_next && nxt_issued < nxt.ntiles) {
-                        __syncthreads(); /* last use of this slot: refill it with the next item's tile */
-                        issue_tile(nxt, nxt_issued++);
-                    }
-                }
-            } else {
-                for (int t = 0, slot = slot0, tk = 0; t < cur.ntiles; t++, slot = slot + 1 == nslot ? 0 : slot + 1,
-                         tk = tk + 1 == K ? 0 : tk + 1) {
-                    const T *kslot = ring + (size_t)slot * 2 * TK * S, *vslot = kslot + TK * S;
-                    if (qt == cur.qt0 && K == 1) {
-                        land(t);
-                        __syncthreads();
-                    }
-                    if (gactive && tk == kpart && t * TK < wvis) {
+                        reg_fence(pa);
+                        DEFT_TILE_STAMP(t, 2);
+                    } else {
                         /* ldmatrix rows in the canonical layout: lane's 8-row matrix is core matrix
                          * (token group, d group) of the 16 x 16 block (np or kt, kk or np) */
                         const uint32_t krow_addr =
@@ -739,11 +723,11 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                          * are computed, and the softmax masks by selection. */
                         auto tile = [&](auto full_tag) {
                             constexpr bool FULL = decltype(full_tag)::value;
-                            float s[NT][4];
                             const int lim = FULL ? TK : wvis - t * TK; /* tokens worth computing */
-    #pragma unroll
+                            float s[NT][4];
+#pragma unroll
                             for (int j = 0; j < NT; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
-    #pragma unroll
+#pragma unroll
                             for (int kk = 0; kk < KD; kk++) {
                                 uint32_t af[4];
                                 if (QREGS) {
@@ -752,7 +736,7 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                                 } else {
                                     ldsm_x4(qrow_addr + kk * 32, af);
                                 }
-    #pragma unroll
+#pragma unroll
                                 for (int np = 0; np < TK / 16; np++) {
                                     if (!FULL && np * 16 >= lim) break;
                                     uint32_t b[4];
@@ -763,7 +747,7 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                             }
                             online_softmax<NT, ND>(s, o, m, l, scale2, FULL, fresh, t * TK + 2 * (lane & 3), visA, visB);
                             fresh = false;
-    #pragma unroll
+#pragma unroll
                             for (int kt = 0; kt < TK / 16; kt++) {
                                 if (!FULL && kt * 16 >= lim) break;
                                 uint32_t pa[4];
@@ -771,7 +755,7 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                                 pa[1] = ops<T>::pack(s[2 * kt][2], s[2 * kt][3]);
                                 pa[2] = ops<T>::pack(s[2 * kt + 1][0], s[2 * kt + 1][1]);
                                 pa[3] = ops<T>::pack(s[2 * kt + 1][2], s[2 * kt + 1][3]);
-    #pragma unroll
+#pragma unroll
                                 for (int np = 0; np < D / 16; np++) {
                                     uint32_t b[4];
                                     ldsm_x4_trans(vrow_addr + (kt * 16 * D + np * 128) * 2, b);
@@ -783,13 +767,12 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                         if ((t + 1) * TK <= wmin) tile(std::true_type{});
                         else tile(std::false_type{});
                     }
-                    if (K == 1 && qt == qt_end - 1 && has_next && nxt_issued < nxt.ntiles) {
-                        __syncthreads(); /* last use of this slot: refill it with the next item's tile */
-                        issue_tile(nxt, nxt_issued++);
-                    }
+                }
+                if (K == 1 && qt == qt_end - 1 && has_next && nxt_issued < nxt.ntiles) {
+                    __syncthreads(); /* last use of this slot: refill it with the next item's tile */
+                    issue_tile(nxt, nxt_issued++);
                 }
             }
-
 
             if (K > 1) { /* merge: the warps of parts 1..K-1 hand their state to part 0's warp */
                 float *st = scratch + (size_t)(mi * (K - 1) + kpart - 1) * STATE * 32 + lane;

@@ -92,8 +92,8 @@ __device__ __forceinline__ void deft_trace(int point)
     atomicMax(&deft_trace_hi[point], t);
 }
 /* clock64 stamps of the first tiles of block 0's warps 0 and 4 (the two warpgroups' first warps):
- * [w][t][1..3] = before S = Q K^T, softmax done, O += P V done ([0] unused) */
-static __device__ long long deft_tile_clk[2][8][4];
+ * [w][t][0..2] = before S = Q K^T, softmax done, O += P V done */
+static __device__ long long deft_tile_clk[2][8][3];
 #define DEFT_TILE_STAMP(t, k)                                                                   \
     do {                                                                                        \
         if (blockIdx.x == 0 && (threadIdx.x == 0 || threadIdx.x == 128) && (t) < 8)            \
@@ -112,15 +112,15 @@ static __device__ long long deft_tile_clk[2][8][4];
             cudaMemcpyFromSymbol(lo, deft_trace_lo, sizeof(unsigned long long) * TR_N);         \
             cudaMemcpyFromSymbol(hi, deft_trace_hi, sizeof(unsigned long long) * TR_N);         \
         } else {                                                                                \
-            long long c[2][8][4];                                                               \
+            long long c[2][8][3];                                                               \
             if (cudaMemcpyFromSymbol(c, deft_tile_clk, sizeof c) == cudaSuccess && c[0][0][0])  \
                 for (int w = 0; w < 2; w++)                                                     \
                     for (int t = 0; t < 8; t++)                                                 \
-                        if (c[w][t][3] > c[w][t][1])                                            \
+                        if (c[w][t][2] > c[w][t][0])                                            \
                             printf("    tile wg%d t%d: QK + softmax %lld, P V %lld, to the next tile %lld " \
                                    "cycles\n", w, t,                                           \
-                                   c[w][t][2] - c[w][t][1], c[w][t][3] - c[w][t][2],            \
-                                   t < 7 ? c[w][t + 1][1] - c[w][t][3] : 0);                    \
+                                   c[w][t][1] - c[w][t][0], c[w][t][2] - c[w][t][1],            \
+                                   t < 7 && c[w][t + 1][0] > c[w][t][2] ? c[w][t + 1][0] - c[w][t][2] : 0); \
         }                                                                                       \
     }
 #else
