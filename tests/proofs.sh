@@ -36,9 +36,11 @@ plant_coq Forest.v '$a Axiom anything : forall P : Prop, P.' &&
 plant_coq Plan.v 's/^Require Import Deft.Merge Deft.Forest\./Require Import Deft.Merge Deft.Forest ProofIrrelevance./; /^Theorem split_even/,/^Qed/s/^Proof\./Proof. pose proof proof_irrelevance as PI./' &&
     expect 1 "a main theorem resting on proof irrelevance" "beyond the reals library" -- coq
 
-# plant_c FILE SED: a fresh copy of include/ and common/ in $dir/c with SED applied to FILE.
+# copy_c: a fresh copy of include/ and common/ in $dir/c; plant_c FILE SED: the same with SED
+# applied to FILE.
+copy_c() { rm -rf "$dir/c" && mkdir -p "$dir/c" && cp -r "$root/include" "$root/common" "$dir/c/"; }
 plant_c() {
-    rm -rf "$dir/c" && mkdir -p "$dir/c" && cp -r "$root/include" "$root/common" "$dir/c/"
+    copy_c
     sed -i "$2" "$dir/c/common/$1"
     if cmp -s "$root/common/$1" "$dir/c/common/$1"; then bad "planting '$2' in $1 changed nothing"; return 1; fi
 }
@@ -48,15 +50,23 @@ framac() {
     p=$1; shift
     make -s -C "$root/proofs/frama-c/$p" prove PROOF_ROOT="$dir/c" PROOF_LOG="$dir/$p.log" "$@"
 }
+# bite PROOF WHAT FILE SED ARGS...: the narrow run ARGS of PROOF passes on the true sources and
+# fails (a goal left unproved) with SED planted in FILE, so it is the planted error that fails it.
+bite() {
+    b_proof=$1 b_what=$2 b_file=$3 b_sed=$4
+    shift 4
+    copy_c
+    expect 0 "$b_proof, narrow run, true sources (for: $b_what)" "frama-c $b_proof" -- framac "$b_proof" "$@"
+    plant_c "$b_file" "$b_sed" && expect 2 "$b_what" "FAILED" -- framac "$b_proof" "$@"
+}
 
 # The validator: the parent check admits a node as its own parent (p > i for p >= i), which the
 # loop invariant nodes_before (every node so far names an earlier parent) no longer survives. The
 # same narrow run on the true sources passes, so it is the planted bug that fails it.
 VALIDATE_NARROW="PROOF_FUNCS=check_nodes PROOF_TIMEOUT=5 PROOF_EXTRA=-wp-prop=nodes_before"
-rm -rf "$dir/c" && mkdir -p "$dir/c" && cp -r "$root/include" "$root/common" "$dir/c/"
-expect 0 "validator, narrow run, true sources" "frama-c validate" -- framac validate $VALIDATE_NARROW
-plant_c validate.c 's/(p >= i)/(p > i)/' &&
-    expect 2 "validator that lets a node be its own parent" "FAILED" -- framac validate $VALIDATE_NARROW
+bite validate "validator that lets a node be its own parent" validate.c \
+    's/(p >= i)/(p > i)/' \
+    $VALIDATE_NARROW
 
 # The plan builder: fill_one's full-chunk test lets the fill cursor reach the end of its chunk's
 # pair range (f > size for f >= size), so the pair is written one past it, into the next chunk's
@@ -64,36 +74,32 @@ plant_c validate.c 's/(p >= i)/(p > i)/' &&
 # (The narrow plan runs skip the cvc4-only first pass: a goal a planted bug breaks would fail in
 # both passes, twice the time, to show what one pass shows.)
 PLAN_NARROW="PROOF_FUNCS=fill_one PROOF_TIMEOUT=5 PROOF_FIRST="
-rm -rf "$dir/c" && mkdir -p "$dir/c" && cp -r "$root/include" "$root/common" "$dir/c/"
-expect 0 "plan builder, narrow run, true sources" "frama-c plan" -- framac plan $PLAN_NARROW
-plant_c plan.c 's/if (f >= end - first) return 1;/if (f > end - first) return 1;/' &&
-    expect 2 "a plan builder whose fill cursor passes its chunk's pairs" "FAILED" -- framac plan $PLAN_NARROW
+bite plan "a plan builder whose fill cursor passes its chunk's pairs" plan.c \
+    's/if (f >= end - first) return 1;/if (f > end - first) return 1;/' \
+    $PLAN_NARROW
 
 # The plan's chunk records: every query slice starts one pair late (first + start + 1), so a chunk's
 # first pair belongs to no chunk and pair_start no longer starts at 0 nor where the chunk before it
 # ends (CHUNKED, part of plan_ok); done_step's precondition and emit_slices' invariant fail.
 CHUNKS_NARROW="PROOF_FUNCS=emit_slices PROOF_TIMEOUT=5 PROOF_FIRST="
-rm -rf "$dir/c" && mkdir -p "$dir/c" && cp -r "$root/include" "$root/common" "$dir/c/"
-expect 0 "plan chunks, narrow run, true sources" "frama-c plan" -- framac plan $CHUNKS_NARROW
-plant_c plan.c 's/put_chunk(c, u, a, row, len, first + start, /put_chunk(c, u, a, row, len, first + start + 1, /' &&
-    expect 2 "a plan whose query slices start one pair late" "FAILED" -- framac plan $CHUNKS_NARROW
+bite plan "a plan whose query slices start one pair late" plan.c \
+    's/put_chunk(c, u, a, row, len, first + start, /put_chunk(c, u, a, row, len, first + start + 1, /' \
+    $CHUNKS_NARROW
 
 # The builder's counting stage: count_links' two outputs passed the wrong way round (up for anc_tc,
 # anc_tc for up). count_all's contract passes on to the fill the links count_links delivers
 # (linked); with the arrays swapped they are not what it claims, and linked is no longer proved.
 STAGE_NARROW="PROOF_FUNCS=count_all PROOF_TIMEOUT=5 PROOF_FIRST= PROOF_EXTRA=-wp-prop=linked"
-rm -rf "$dir/c" && mkdir -p "$dir/c" && cp -r "$root/include" "$root/common" "$dir/c/"
-expect 0 "plan counting stage, narrow run, true sources" "frama-c plan" -- framac plan $STAGE_NARROW
-plant_c plan.c 's/count_links(n, parent, kv_len, n_tc, anc_tc, up)/count_links(n, parent, kv_len, n_tc, up, anc_tc)/' &&
-    expect 2 "a counting stage that swaps count_links' outputs" "FAILED" -- framac plan $STAGE_NARROW
+bite plan "a counting stage that swaps count_links' outputs" plan.c \
+    's/count_links(n, parent, kv_len, n_tc, anc_tc, up)/count_links(n, parent, kv_len, n_tc, up, anc_tc)/' \
+    $STAGE_NARROW
 
 # The merge: the merged LSE m + ln s computed as m - ln s. add_ln's postcondition (the merged LSE
 # is at least the larger side's, which deft_merge's "both" behaviour passes on) no longer holds.
 MERGE_NARROW="PROOF_FUNCS=add_ln_f32 PROOF_TIMEOUT=10"
-rm -rf "$dir/c" && mkdir -p "$dir/c" && cp -r "$root/include" "$root/common" "$dir/c/"
-expect 0 "merge, narrow run, true sources" "frama-c merge" -- framac merge $MERGE_NARROW
-plant_c merge.c 's/return m + ln_s;/return m - ln_s;/' &&
-    expect 2 "a merge whose LSE subtracts ln s" "FAILED" -- framac merge $MERGE_NARROW
+bite merge "a merge whose LSE subtracts ln s" merge.c \
+    's/return m + ln_s;/return m - ln_s;/' \
+    $MERGE_NARROW
 
 expect 1 "a merge with the overflow slip exceeds the float bound" "over" -- "$B/proofs/merge_bound" 100000 1 --planted
 
