@@ -443,26 +443,36 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
         it.nqt = a.qpu ? min(a.qpu, nqt - it.qt0) : nqt;
         return true;
     };
-    /* query tile qt of it into qs; the query indices are read before the first copy is issued,
-     * so their latencies overlap */
-    auto issue_q = [&](const item &it, int qt) {
-        int qidx[QPT], qh[QPT];
+    /* query tile qt of it into qs, in two halves: the query indices (q_index: loads), then the
+     * copies (q_copy), so a pass can read the next tile's indices early and issue its copies
+     * later, when qs is free, without waiting for them (under load a read takes ~1 us) */
+    struct qrows {
+        int idx[QPT], h[QPT];
+    };
+    auto q_index = [&](const item &it, int qt, qrows &r) {
         int row = qt * QROWS + crow0, pq = row / G, ph = row - pq * G; /* pair, head in the group */
 #pragma unroll
         for (int k = 0; k < QPT; k++) {
-            qidx[k] = row < it.nrows ? __ldg(a.pair_query + it.ps + pq) : -1;
-            qh[k] = ph;
+            r.idx[k] = row < it.nrows ? __ldg(a.pair_query + it.ps + pq) : -1;
+            r.h[k] = ph;
             row += STEP, pq += dq, ph += dr;
             if (ph >= G) ph -= G, pq++;
         }
+    };
+    auto q_copy = [&](const item &it, const qrows &r) {
         const size_t hoff = (size_t)it.g * G * D + cpiece0 * 8;
         const uint32_t dst = smem_addr(qs + crow0 * S + cpiece0 * 8);
 #pragma unroll
         for (int k = 0; k < QPT; k++) {
-            const T *src = qidx[k] < 0 ? Q : Q + ((size_t)qidx[k] * a.hq + qh[k]) * D + hoff;
-            cp_async16(dst + k * STEP * S * (int)sizeof(T), src, qidx[k] < 0 ? 0 : 16);
+            const T *src = r.idx[k] < 0 ? Q : Q + ((size_t)r.idx[k] * a.hq + r.h[k]) * D + hoff;
+            cp_async16(dst + k * STEP * S * (int)sizeof(T), src, r.idx[k] < 0 ? 0 : 16);
         }
         mbar_arrive_cp(qbar);
+    };
+    auto issue_q = [&](const item &it, int qt) {
+        qrows r;
+        q_index(it, qt, r);
+        q_copy(it, r);
     };
     /* K/V tile t of it into the next ring slot (islot: tiles issued so far, mod nslot); rows past
      * the chunk's end are zero-filled */
@@ -566,6 +576,32 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
         has_next = read_item(nxt, 1);
     }
     uint32_t qphase = 0;
+    /* A pass (query tile qt of an item): its row tiles M and split K, and the visibility counts its
+     * rows need (vis: this lane's rows lane / 4 and + 8 of the warp's 16, and with wgmma rows lane
+     * and lane + 32 of its warpgroup's 64). */
+    auto pass_rows = [&](const item &it, int qt) { return min(NWARPS, (it.nrows - qt * QROWS + 15) / 16); };
+    auto pass_split = [&](const item &it, int M) {
+        int K = 1;
+        if (WG) {
+            if (it.nqt == 1 && NSCR >= 4 && NWARPS == 8 && M <= 4 && it.ntiles >= 2) K = 2;
+        } else if (it.nqt == 1 && NSCR > 0) {
+            K = min(it.ntiles, NWARPS / M);
+            while (K > 1 && M * (K - 1) > NSCR) K--;
+        }
+        return K;
+    };
+    auto pass_vis = [&](const item &it, int qt, int (&v)[4]) {
+        const int K = pass_split(it, pass_rows(it, qt));
+        const int rowA = qt * QROWS + (WG ? (K == 2 ? warp & 3 : warp) : warp / K) * 16 + (lane >> 2), rowB = rowA + 8;
+        v[0] = rowA < it.nrows ? __ldg(a.pair_visible + it.ps + rowA / G) : 0;
+        v[1] = rowB < it.nrows ? __ldg(a.pair_visible + it.ps + rowB / G) : 0;
+        if (WG) {
+            const int rX = qt * QROWS + (K == 2 ? 0 : (warp >> 2) * 64) + lane, rY = rX + 32;
+            v[2] = rX < it.nrows ? __ldg(a.pair_visible + it.ps + rX / G) : 0;
+            v[3] = rY < it.nrows ? __ldg(a.pair_visible + it.ps + rY / G) : 0;
+        }
+    };
+    [[maybe_unused]] int npass = 0; /* passes so far (the timeline build's stamps) */
 
     for (;;) {
         if (has_next) grab_start(); /* the item after next */
@@ -579,6 +615,12 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
 
         const int qt_end = cur.qt0 + cur.nqt;
         for (int qt = cur.qt0; qt < qt_end; qt++) {
+            DEFT_PASS_STAMP(npass, 0);
+            /* the next query tile's indices, read now: their latency overlaps this tile's own reads */
+            const int qnext = qt + 1 < qt_end ? 1 : has_next ? 2 : 0; /* of cur, of nxt, none */
+            qrows qn;
+            if (QREGS && qnext == 1) q_index(cur, qt + 1, qn);
+            else if (QREGS && qnext == 2) q_index(nxt, nxt.qt0, qn);
             /* Split: an item of one query tile with M < 8 row tiles of 16 gives its spare warps
              * token tiles: warp w takes row tile w / K and tiles t with t % K == w % K, and the K
              * partial states of a row tile are merged in shared memory (fixed order) at the end.
@@ -586,28 +628,21 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
             /* With wgmma the unit is a warpgroup (4 warps, 64 rows): an item of at most 64 rows
              * splits its tiles between the two warpgroups (K = 2, warp w taking row tile w % 4),
              * and a warpgroup runs a tile when any of its 64 rows sees it. */
-            const int M = min(NWARPS, (nrows - qt * QROWS + 15) / 16);
-            int K = 1;
-            if (WG) {
-                if (cur.nqt == 1 && NSCR >= 4 && NWARPS == 8 && M <= 4 && cur.ntiles >= 2) K = 2;
-            } else if (cur.nqt == 1 && NSCR > 0) {
-                K = min(cur.ntiles, NWARPS / M);
-                while (K > 1 && M * (K - 1) > NSCR) K--;
-            }
+            const int M = pass_rows(cur, qt), K = pass_split(cur, M);
             const int mi = WG ? (K == 2 ? warp & 3 : warp) : warp / K;
             const int kpart = WG ? (K == 2 ? warp >> 2 : 0) : warp % K;
             const int r0 = qt * QROWS + mi * 16;
             const bool active = mi < M;
             const bool gactive = WG ? (K == 2 || (warp & ~3) < M) : active; /* this warp computes */
             const int rowA = r0 + (lane >> 2), rowB = rowA + 8;
-            const int visA = rowA < nrows ? __ldg(a.pair_visible + ps + rowA / G) : 0;
-            const int visB = rowB < nrows ? __ldg(a.pair_visible + ps + rowB / G) : 0;
+            int vis[4] = {0, 0, 0, 0};
+            pass_vis(cur, qt, vis);
+            const int visA = vis[0], visB = vis[1];
             /* the rows a tile must serve (the warp's, or with wgmma its warpgroup's 64) */
             int uX = visA, uY = visB, nX = rowA < nrows ? visA : INT32_MAX, nY = rowB < nrows ? visB : INT32_MAX;
             if (WG) {
                 const int rX = qt * QROWS + (K == 2 ? 0 : (warp >> 2) * 64) + lane, rY = rX + 32;
-                uX = rX < nrows ? __ldg(a.pair_visible + ps + rX / G) : 0;
-                uY = rY < nrows ? __ldg(a.pair_visible + ps + rY / G) : 0;
+                uX = vis[2], uY = vis[3];
                 nX = rX < nrows ? uX : INT32_MAX, nY = rY < nrows ? uY : INT32_MAX;
             }
             /* V's non-finite values must be zeroed only where some row of the item does not see
@@ -623,6 +658,7 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
             qphase++;
             const int wvis = __reduce_max_sync(0xffffffffu, max(uX, uY)); /* tokens any row sees */
             const int wmin = __reduce_min_sync(0xffffffffu, min(nX, nY));
+            DEFT_PASS_STAMP(npass, 1);
             const uint32_t qrow_addr = smem_addr(qs + (mi * 16 + (lane & 15)) * S + (lane >> 4) * 8);
 
             uint32_t qf[QREGS ? KD : 1][4];
@@ -633,9 +669,10 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                     for (int kk = 0; kk < (QREGS ? KD : 1); kk++) ldsm_x4(qrow_addr + kk * 32, qf[kk]);
                 }
                 scan = __syncthreads_or(dirty); /* Q lives in registers now: fetch the next query tile behind it */
-                if (qt + 1 < qt_end) issue_q(cur, qt + 1);
-                else if (has_next) issue_q(nxt, nxt.qt0);
+                if (qnext == 1) q_copy(cur, qn);
+                else if (qnext == 2) q_copy(nxt, qn);
             }
+            DEFT_PASS_STAMP(npass, 2);
 
             float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
             bool fresh = true; /* no tile computed yet in this pass */
@@ -774,6 +811,7 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                 }
             }
 
+            DEFT_PASS_STAMP(npass, 3);
             if (K > 1) { /* merge: the warps of parts 1..K-1 hand their state to part 0's warp */
                 float *st = scratch + (size_t)(mi * (K - 1) + kpart - 1) * STATE * 32 + lane;
                 if (active && kpart > 0) {
@@ -806,7 +844,11 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
             }
 
             /* the query tile's partials: O / l and LSE = ln 2 * (m + log2 l) */
+#ifdef DEFT_GPU_NO_PARTIALS /* a measurement build: the partials' stores left out (wrong results) */
+            if (active && kpart == 0 && nrows < 0) {
+#else
             if (active && kpart == 0) {
+#endif
                 l[0] += __shfl_xor_sync(0xffffffffu, l[0], 1);
                 l[0] += __shfl_xor_sync(0xffffffffu, l[0], 2);
                 l[1] += __shfl_xor_sync(0xffffffffu, l[1], 1);
@@ -825,6 +867,8 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                     if ((lane & 3) == 0) a.part_lse[prow] = (m[half] + log2f(l[half])) * LN2;
                 }
             }
+            DEFT_PASS_STAMP(npass, 4);
+            npass++;
             if (!QREGS) { /* every warp is done with qs: load the next query tile */
                 __syncthreads();
                 if (qt + 1 < qt_end) issue_q(cur, qt + 1);

@@ -99,7 +99,19 @@ static __device__ long long deft_tile_clk[2][8][3];
         if (blockIdx.x == 0 && (threadIdx.x == 0 || threadIdx.x == 128) && (t) < 8)            \
             deft_tile_clk[threadIdx.x >> 7][t][k] = clock64();                                  \
     } while (0)
-/* reset 1: lo to all ones, hi to 0; 0: copies both out (TR_N each); 2: prints the tile stamps */
+/* clock64 stamps of block 0's thread 0 in its passes (query tile over an item's tiles), the last
+ * 16 in a ring: [pass % 16][k], k = 0 start, 1 visibility counts in and the query tile landed,
+ * 2 the query fragments in registers (block barrier), 3 tiles done, 4 partials written */
+static __device__ long long deft_pass_clk[16][6];
+#define DEFT_PASS_STAMP(p, k)                                                                   \
+    do {                                                                                        \
+        if (blockIdx.x == 0 && threadIdx.x == 0) {                                              \
+            deft_pass_clk[(p) & 15][k] = clock64();                                             \
+            deft_pass_clk[(p) & 15][5] = (p);                                                   \
+        }                                                                                       \
+    } while (0)
+/* reset 1: lo to all ones, hi to 0, the pass stamps to 0; 0: copies both out (TR_N each); 2:
+ * prints the tile and pass stamps */
 #define DEFT_TRACE_IO(name)                                                                     \
     extern "C" void name(int reset, unsigned long long *lo, unsigned long long *hi)            \
     {                                                                                           \
@@ -108,6 +120,8 @@ static __device__ long long deft_tile_clk[2][8][3];
             for (int i = 0; i < TR_N; i++) l[i] = ~0ull, h[i] = 0;                              \
             cudaMemcpyToSymbol(deft_trace_lo, l, sizeof l);                                     \
             cudaMemcpyToSymbol(deft_trace_hi, h, sizeof h);                                     \
+            long long z[16][6] = {};                                                            \
+            cudaMemcpyToSymbol(deft_pass_clk, z, sizeof z);                                     \
         } else if (reset == 0) {                                                                \
             cudaMemcpyFromSymbol(lo, deft_trace_lo, sizeof(unsigned long long) * TR_N);         \
             cudaMemcpyFromSymbol(hi, deft_trace_hi, sizeof(unsigned long long) * TR_N);         \
@@ -121,11 +135,19 @@ static __device__ long long deft_tile_clk[2][8][3];
                                    "cycles\n", w, t,                                           \
                                    c[w][t][1] - c[w][t][0], c[w][t][2] - c[w][t][1],            \
                                    t < 7 && c[w][t + 1][0] > c[w][t][2] ? c[w][t + 1][0] - c[w][t][2] : 0); \
+            long long q[16][6];                                                                 \
+            if (cudaMemcpyFromSymbol(q, deft_pass_clk, sizeof q) == cudaSuccess)                \
+                for (int i = 0; i < 16; i++)                                                    \
+                    if (q[i][4] > q[i][0])                                                      \
+                        printf("    pass %lld: vis + Q landed %lld, Q to registers %lld, tiles %lld, " \
+                               "partials %lld cycles\n", q[i][5], q[i][1] - q[i][0],          \
+                               q[i][2] - q[i][1], q[i][3] - q[i][2], q[i][4] - q[i][3]);        \
         }                                                                                       \
     }
 #else
 #define deft_trace(point) ((void)0)
 #define DEFT_TILE_STAMP(t, k) ((void)0)
+#define DEFT_PASS_STAMP(p, k) ((void)0)
 #define DEFT_TRACE_IO(name)
 #endif
 
