@@ -124,8 +124,7 @@ test: deps
 	$(BUILD)/test_gpu --quick
 	$(MAKE) fuzz-smoke
 	$(MAKE) fuzz-mutants
-	$(MAKE) proofs
-	tests/proofs.sh $(BUILD)
+	$(MAKE) proofs-checked
 
 # GPU tests (tests/test_gpu.c): a standalone program, not a Check suite.
 $(BUILD)/tests/test_gpu.o: CFLAGS += $(GPU_TEST_CFLAGS)

@@ -7,22 +7,47 @@
 #                  every goal proved by Qed, z3 or cvc4, or the target fails
 #   proofs-float   the float32 merge against its derived error bound, 10 million random merges
 #                  (proofs/float/merge_bound.c)
-# tests/proofs.sh shows each of them fails on a planted error.
+# tests/proofs.sh shows each of them fails on a planted error; `make proofs-checked` (part of
+# `make test`) runs the proofs and those planted-error checks, two jobs at a time.
 
 PROOF_PACKAGES := coq frama-c-base why3 z3 cvc4
 FRAMAC_PROOFS  := $(sort $(patsubst proofs/frama-c/%/Makefile,%,$(wildcard proofs/frama-c/*/Makefile)))
 
-.PHONY: proofs proofs-coq proofs-framac proofs-float
+.PHONY: proofs proofs-checked proofs-coq proofs-framac proofs-float why3-conf
 
-proofs: deps
-	$(MAKE) proofs-coq proofs-float proofs-framac
+# Two jobs at a time, the longest (the plan builder's Frama-C proof, ~7 min) first: WP's own work
+# (parsing, goal generation, Qed) and coqc each run on one core, so one job alone leaves the
+# second core idle for much of its run. Each job's lines are printed together when it ends.
+PROOF_ALL := proofs-framac-plan $(filter-out proofs-framac-plan,$(FRAMAC_PROOFS:%=proofs-framac-%)) \
+             proofs-coq proofs-float
+proofs: deps why3-conf
+	@set -e; start=$$(date +%s); $(MAKE) -s -j2 --output-sync=target $(PROOF_ALL); \
+	echo "proofs: Coq, float and $(words $(FRAMAC_PROOFS)) Frama-C proofs passed in $$(( $$(date +%s) - start )) s"
+
+proofs-checked: deps why3-conf
+	@set -e; start=$$(date +%s); $(MAKE) -s -j2 --output-sync=target $(PROOF_ALL) proofs-planted-c proofs-planted-coq; \
+	echo "proofs: Coq, float and $(words $(FRAMAC_PROOFS)) Frama-C proofs passed, and each failed on its planted errors, in $$(( $$(date +%s) - start )) s"
+
+# why3's prover list, written once before any job runs (two jobs writing it at once could clash)
+why3-conf:
+	@test -f $(HOME)/.why3.conf || why3 config detect >/dev/null
+
+proofs-planted-c: $(BUILD)/proofs/merge_bound
+	tests/proofs.sh $(BUILD) c
+
+proofs-planted-coq:
+	tests/proofs.sh $(BUILD) coq
 
 proofs-coq:
 	proofs/coq/check.sh proofs/coq $(BUILD)/proofs/coq
 
-proofs-framac:
-	@set -e; start=$$(date +%s); for p in $(FRAMAC_PROOFS); do $(MAKE) -s -C proofs/frama-c/$$p prove; done; \
+# The Frama-C proofs alone, two folders at a time as above.
+proofs-framac: why3-conf
+	@set -e; start=$$(date +%s); $(MAKE) -s -j2 --output-sync=target $(FRAMAC_PROOFS:%=proofs-framac-%); \
 	echo "frama-c: $(words $(FRAMAC_PROOFS)) proofs ($(FRAMAC_PROOFS)) passed in $$(( $$(date +%s) - start )) s"
+
+proofs-framac-%:
+	@$(MAKE) -s -C proofs/frama-c/$* prove
 
 $(BUILD)/proofs/merge_bound: proofs/float/merge_bound.c $(BUILD)/libdeft.a
 	@mkdir -p $(dir $@)
