@@ -576,31 +576,6 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
         has_next = read_item(nxt, 1);
     }
     uint32_t qphase = 0;
-    /* A pass (query tile qt of an item): its row tiles M and split K, and the visibility counts its
-     * rows need (vis: this lane's rows lane / 4 and + 8 of the warp's 16, and with wgmma rows lane
-     * and lane + 32 of its warpgroup's 64). */
-    auto pass_rows = [&](const item &it, int qt) { return min(NWARPS, (it.nrows - qt * QROWS + 15) / 16); };
-    auto pass_split = [&](const item &it, int M) {
-        int K = 1;
-        if (WG) {
-            if (it.nqt == 1 && NSCR >= 4 && NWARPS == 8 && M <= 4 && it.ntiles >= 2) K = 2;
-        } else if (it.nqt == 1 && NSCR > 0) {
-            K = min(it.ntiles, NWARPS / M);
-            while (K > 1 && M * (K - 1) > NSCR) K--;
-        }
-        return K;
-    };
-    auto pass_vis = [&](const item &it, int qt, int (&v)[4]) {
-        const int K = pass_split(it, pass_rows(it, qt));
-        const int rowA = qt * QROWS + (WG ? (K == 2 ? warp & 3 : warp) : warp / K) * 16 + (lane >> 2), rowB = rowA + 8;
-        v[0] = rowA < it.nrows ? __ldg(a.pair_visible + it.ps + rowA / G) : 0;
-        v[1] = rowB < it.nrows ? __ldg(a.pair_visible + it.ps + rowB / G) : 0;
-        if (WG) {
-            const int rX = qt * QROWS + (K == 2 ? 0 : (warp >> 2) * 64) + lane, rY = rX + 32;
-            v[2] = rX < it.nrows ? __ldg(a.pair_visible + it.ps + rX / G) : 0;
-            v[3] = rY < it.nrows ? __ldg(a.pair_visible + it.ps + rY / G) : 0;
-        }
-    };
     [[maybe_unused]] int npass = 0; /* passes so far (the timeline build's stamps) */
 
     for (;;) {
@@ -628,21 +603,28 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
             /* With wgmma the unit is a warpgroup (4 warps, 64 rows): an item of at most 64 rows
              * splits its tiles between the two warpgroups (K = 2, warp w taking row tile w % 4),
              * and a warpgroup runs a tile when any of its 64 rows sees it. */
-            const int M = pass_rows(cur, qt), K = pass_split(cur, M);
+            const int M = min(NWARPS, (nrows - qt * QROWS + 15) / 16);
+            int K = 1;
+            if (WG) {
+                if (cur.nqt == 1 && NSCR >= 4 && NWARPS == 8 && M <= 4 && cur.ntiles >= 2) K = 2;
+            } else if (cur.nqt == 1 && NSCR > 0) {
+                K = min(cur.ntiles, NWARPS / M);
+                while (K > 1 && M * (K - 1) > NSCR) K--;
+            }
             const int mi = WG ? (K == 2 ? warp & 3 : warp) : warp / K;
             const int kpart = WG ? (K == 2 ? warp >> 2 : 0) : warp % K;
             const int r0 = qt * QROWS + mi * 16;
             const bool active = mi < M;
             const bool gactive = WG ? (K == 2 || (warp & ~3) < M) : active; /* this warp computes */
             const int rowA = r0 + (lane >> 2), rowB = rowA + 8;
-            int vis[4] = {0, 0, 0, 0};
-            pass_vis(cur, qt, vis);
-            const int visA = vis[0], visB = vis[1];
+            const int visA = rowA < nrows ? __ldg(a.pair_visible + ps + rowA / G) : 0;
+            const int visB = rowB < nrows ? __ldg(a.pair_visible + ps + rowB / G) : 0;
             /* the rows a tile must serve (the warp's, or with wgmma its warpgroup's 64) */
             int uX = visA, uY = visB, nX = rowA < nrows ? visA : INT32_MAX, nY = rowB < nrows ? visB : INT32_MAX;
             if (WG) {
                 const int rX = qt * QROWS + (K == 2 ? 0 : (warp >> 2) * 64) + lane, rY = rX + 32;
-                uX = vis[2], uY = vis[3];
+                uX = rX < nrows ? __ldg(a.pair_visible + ps + rX / G) : 0;
+                uY = rY < nrows ? __ldg(a.pair_visible + ps + rY / G) : 0;
                 nX = rX < nrows ? uX : INT32_MAX, nY = rY < nrows ? uY : INT32_MAX;
             }
             /* V's non-finite values must be zeroed only where some row of the item does not see
@@ -844,7 +826,10 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
             }
 
             /* the query tile's partials: O / l and LSE = ln 2 * (m + log2 l) */
-#ifdef DEFT_GPU_NO_PARTIALS /* a measurement build: the partials' stores left out (wrong results) */
+/* DEFT_GPU_NO_PARTIALS: a measurement build, the partials' stores left out (wrong results). The
+ * test is one the compiler cannot decide (nrows >= 0 always), so the tiles' work stays: a constant
+ * false would let it drop the MMAs that only the stores use. */
+#ifdef DEFT_GPU_NO_PARTIALS
             if (active && kpart == 0 && nrows < 0) {
 #else
             if (active && kpart == 0) {
@@ -871,8 +856,8 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
             npass++;
             if (!QREGS) { /* every warp is done with qs: load the next query tile */
                 __syncthreads();
-                if (qt + 1 < qt_end) issue_q(cur, qt + 1);
-                else if (has_next) issue_q(nxt, nxt.qt0);
+                if (qnext == 1) issue_q(cur, qt + 1);
+                else if (qnext == 2) issue_q(nxt, nxt.qt0);
             }
         }
         if (deferred) { /* the first item is done: now the second, then the usual pipeline */
