@@ -18,17 +18,18 @@ FRAMAC_PROOFS  := $(sort $(patsubst proofs/frama-c/%/Makefile,%,$(wildcard proof
 # Two jobs at a time, the longest (the plan builder's Frama-C proof, ~7 min) first: WP's own work
 # (parsing, goal generation, Qed) and coqc each run on one core, so one job alone leaves the
 # second core idle for much of its run. Each job's lines are printed together when it ends.
-PROOF_ALL := proofs-framac-plan $(filter-out proofs-framac-plan,$(FRAMAC_PROOFS:%=proofs-framac-%)) \
-             proofs-coq proofs-float
+PROOF_POOL  := $(MAKE) -s -j2 --output-sync=target
+FRAMAC_JOBS := proofs-framac-plan $(filter-out proofs-framac-plan,$(FRAMAC_PROOFS:%=proofs-framac-%))
+PROOF_ALL   := $(FRAMAC_JOBS) proofs-coq proofs-float
 proofs: deps why3-conf
-	@set -e; start=$$(date +%s); $(MAKE) -s -j2 --output-sync=target $(PROOF_ALL); \
+	@set -e; start=$$(date +%s); $(PROOF_POOL) $(PROOF_ALL); \
 	echo "proofs: Coq, float and $(words $(FRAMAC_PROOFS)) Frama-C proofs passed in $$(( $$(date +%s) - start )) s"
 
 # The planted errors in the C proofs run after the pool, alone: their narrow runs have short
 # timeouts (5-10 s, so a planted run fails fast), which a goal proved in 2-3 s on an idle machine
 # could reach beside the plan proof's provers; the Coq ones only compile, so they join the pool.
 proofs-checked: deps why3-conf
-	@set -e; start=$$(date +%s); $(MAKE) -s -j2 --output-sync=target $(PROOF_ALL) proofs-planted-coq; \
+	@set -e; start=$$(date +%s); $(PROOF_POOL) $(PROOF_ALL) proofs-planted-coq; \
 	$(MAKE) -s proofs-planted-c; \
 	echo "proofs: Coq, float and $(words $(FRAMAC_PROOFS)) Frama-C proofs passed, and each failed on its planted errors, in $$(( $$(date +%s) - start )) s"
 
@@ -47,7 +48,7 @@ proofs-coq:
 
 # The Frama-C proofs alone, two folders at a time as above.
 proofs-framac: why3-conf
-	@set -e; start=$$(date +%s); $(MAKE) -s -j2 --output-sync=target $(FRAMAC_PROOFS:%=proofs-framac-%); \
+	@set -e; start=$$(date +%s); $(PROOF_POOL) $(FRAMAC_JOBS); \
 	echo "frama-c: $(words $(FRAMAC_PROOFS)) proofs ($(FRAMAC_PROOFS)) passed in $$(( $$(date +%s) - start )) s"
 
 proofs-framac-%:

@@ -15,8 +15,10 @@ expect() {
     case "$out" in *"$needle"*) ok ;; *) bad "$what: output lacks '$needle'"; echo "$out" | tail -5 ;; esac
 }
 
-# summary NAME: prints "NAME: N passed, M failed" and fails when anything failed
+# summary NAME: prints "NAME: N passed, M failed" and fails when anything failed, or when nothing
+# ran (a script whose checks were all skipped passes nothing)
 summary() {
     echo "$1: $pass passed, $fail failed"
+    if [ $((pass + fail)) -eq 0 ]; then echo "FAIL: $1: no check ran"; return 1; fi
     [ "$fail" -eq 0 ]
 }

@@ -7,8 +7,8 @@
 #   Frama-C    a contract the code violates leaves a goal unproved (validator, plan builder, its
 #              chunk records and its counting stage, merge);
 #   float      a merge with the textbook overflow slip exceeds the derived error bound.
-# Usage: tests/proofs.sh BUILD_DIR [coq|c]: both parts, or one (`make proofs-checked` runs the two
-# parts beside each other and beside the proofs themselves).
+# Usage: tests/proofs.sh BUILD_DIR [coq|c]: both parts, or one (`make proofs-checked` runs the Coq
+# part beside the proofs themselves and the C part after them).
 set -u
 B=${1:?usage: proofs.sh BUILD_DIR [coq|c]}
 part=${2:-all}
