@@ -1,10 +1,13 @@
 /* deft_gpu.cu: version 2 of DeFT on the GPU, "gpu": tensor cores and asynchronous copies, DeFT
  * phase 2 (phase 3 is the shared reduction of gpu/gpu_host.cu).
  * What changed from version 1 (gpu/deft_gpu_simple.cu), where a warp walks one row's tokens in FMA:
- * - a work item (chunk, KV head) brings its K and V into shared memory once, with cp.async, and
- *   every row of the item (its queries times the G query heads sharing this KV head, 128 rows per
- *   pass) is computed against them: each K/V byte leaves HBM once per KV head, however many queries
- *   and heads read it (DeFT's Triton kernel re-reads K/V per query head and per 32-query block);
+ * - a work item (chunk, KV head) brings its K and V into shared memory once (at D = 128 on sm_90a
+ *   by the tensor memory accelerator, elsewhere with cp.async), and every row of the item (its
+ *   queries times the G query heads sharing this KV head, 128 rows per pass) is computed against
+ *   them: each K/V byte leaves HBM once per KV head, however many queries and heads read it
+ *   (DeFT's Triton kernel re-reads K/V per query head and per 32-query block). A chunk longer than
+ *   the ring streams through it instead, one 128-row query tile per work item, its other query
+ *   tiles' items reading it again from L2 at about the same time;
  * - S = Q K^T and P V run on the tensor cores (f16/bf16 operands, f32 accumulation) with an online
  *   softmax in f32 (exp2 of pre-scaled scores) and P rounded to the input type: in the large-item
  *   kernel at D = 128 as wgmma (sm_90a: a warpgroup's 64 rows at once, K and V read by the tensor
@@ -20,9 +23,11 @@
  * - the causal boundary comes from the plan's pair_visible: hidden scores become -inf by selection
  *   (never by adding a mask), so P is exactly 0 there, and non-finite V values are zeroed in shared
  *   memory as they land, so 0 * Inf never happens (rows that do read such a token are unspecified,
- *   docs/semantics.md); padding rows past a chunk's end are zero-filled by the copies.
+ *   docs/semantics.md); the V rows of a tile past its chunk's end are zero (cp.async fills them,
+ *   the tensor-copy path clears them as the tile lands).
  * Kernels are chained with programmatic dependent launch. f16 and bf16; D = 64, 128, 256; chunks of
  * at most deft_gpu_max_chunk_tokens. gpu/NOTES.md has the measurements behind each choice. */
+#include <cudaTypedefs.h> /* CUtensorMap and the type of cuTensorMapEncodeTiled (no -lcuda) */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <math.h>
@@ -106,11 +111,13 @@ template <> struct ops<__nv_bfloat16> {
  * and shared-memory bandwidth caps it near half the tensor rate). The accumulators come back in
  * the mma.m16n8 layout, 8 columns per 4 registers, so the softmax code is shared. Only the sm_90a
  * pass of nvcc has them (DEFT_WGMMA); the PTX kept for other GPUs runs the mma.sync path.
- * Shared tiles are in the canonical layout without swizzle: 8 x 16-byte core matrices of 128
- * contiguous bytes, element (row, col) of a [rows][D] tile at (row / 8) 8 D + (col / 8) 64 +
- * (row % 8) 8 + col % 8. A descriptor holds the tile's address, LBO (bytes between core matrices
- * along the MMA's K) and SBO (along M or N), each >> 4: K, K-major (N = tokens, K = D), has LBO
- * 128 and SBO 16 D; V, read transposed (K = tokens, N = D), LBO 16 D and SBO 128. */
+ * K/V tiles are written by the tensor memory accelerator (issue_tile) in the 128-byte swizzle:
+ * a [64 tokens][D] tile is D / 64 boxes of [64][64] (8 KiB each, 128 bytes a row), and in each
+ * 1024-byte group of 8 rows, 16-byte chunk j of row r sits at chunk j ^ (r % 8). A descriptor
+ * holds the tile's address, LBO and SBO (bytes, >> 4) and the layout type (1: 128-byte swizzle):
+ * K, K-major (N = tokens, K = D): SBO 1024 (8-row groups), LBO unused, a k16 step 32 bytes into
+ * the box; V, read transposed (MN-major: N = D, K = tokens): LBO 8192 (the next 64 columns), SBO
+ * 1024 (8-token groups), a k16 step 2048 bytes (the layouts of CUTLASS's GmmaDescriptor). */
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL) && !defined(DEFT_GPU_NO_WGMMA)
 #define DEFT_WGMMA 1
 #else
@@ -121,6 +128,13 @@ template <> struct ops<__nv_bfloat16> {
 {
     return (uint64_t)((addr >> 4) & 0x3fffu) | ((uint64_t)((lbo >> 4) & 0x3fffu) << 16) |
            ((uint64_t)((sbo >> 4) & 0x3fffu) << 32);
+}
+/* the same with the 128-byte swizzle (layout type 1 in bits 62-63): within each 1024-byte group of
+ * 8 rows of 128 bytes, 16-byte chunk j of row r sits at chunk j ^ r (what the tensor copies write
+ * with CU_TENSOR_MAP_SWIZZLE_128B) */
+[[maybe_unused]] __device__ __forceinline__ uint64_t wg_desc_sw128(uint32_t addr, uint32_t lbo, uint32_t sbo)
+{
+    return wg_desc(addr, lbo, sbo) | (1ull << 62);
 }
 __device__ __forceinline__ void wg_fence()
 {
@@ -226,6 +240,20 @@ __device__ __forceinline__ void mbar_arrive_cp(uint32_t bar)
 {
     asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
 }
+/* the tensor-memory-accelerator path (wgmma kernels): one thread arms the slot's barrier with the
+ * bytes its copies will bring, and each copy counts its bytes off as it lands */
+[[maybe_unused]] __device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes)
+{
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+/* box (c0, c1, c2) of a 3-d tensor map into shared memory at dst; out-of-range elements are zero */
+[[maybe_unused]] __device__ __forceinline__ void tma_load3(uint32_t dst, const CUtensorMap *map, int c0, int c1, int c2, uint32_t bar)
+{
+    asm volatile("cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+                 " [%0], [%1, {%2, %3, %4}], [%5];\n" ::"r"(dst), "l"(reinterpret_cast<uint64_t>(map)),
+                 "r"(c0), "r"(c1), "r"(c2), "r"(bar)
+                 : "memory");
+}
 __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity)
 {
     uint32_t done;
@@ -323,7 +351,7 @@ __device__ __forceinline__ void online_softmax(float (&s)[NT][4], float (&o)[ND]
     l[0] += sA[0], l[1] += sB[0];
 }
 
-constexpr int MAX_SLOTS = 16;
+constexpr int MAX_SLOTS = DEFT_GPU_MAX_SLOTS;
 constexpr int FIRST_SCAN = 128; /* chunks a persistent block scans for its first item */
 
 /* One work item: a chunk of the plan with KV head g (its first KV row kv0, its length, its first
@@ -335,13 +363,16 @@ struct item {
     int slot0, par0;
 };
 
-/* Units (deft_gpu_units) of chunk c for the plan's classification: 0 for a small chunk. */
-__device__ __forceinline__ int chunk_units(const int32_t *pair_start, int group, int qpu, int c)
+/* Units (deft_gpu_units) of chunk c for the plan's classification: 0 for a small chunk; one per
+ * query tile for a chunk of more tiles than the ring holds (streamed through it), else qpu query
+ * tiles each (all of them when qpu == 0). */
+__device__ __forceinline__ int chunk_units(const deft_gpu_args &a, int c)
 {
-    const int rows = (__ldg(pair_start + c + 1) - __ldg(pair_start + c)) * group;
+    const int rows = (__ldg(a.pair_start + c + 1) - __ldg(a.pair_start + c)) * a.group;
     if (rows <= DEFT_GPU_SMALL_ROWS) return 0;
     const int nqt = (rows + QROWS - 1) / QROWS;
-    return qpu ? (nqt + qpu - 1) / qpu : 1;
+    if ((__ldg(a.chunk_len + c) + TK - 1) / TK > a.nslot) return nqt;
+    return a.qpu ? (nqt + a.qpu - 1) / a.qpu : 1;
 }
 
 /* ---- the partial kernel ----
@@ -359,13 +390,12 @@ __device__ __forceinline__ int chunk_units(const int32_t *pair_start, int group,
  * qt * QROWS + 16 w .. + 15 of query tile qt; in mma layout, lane holds rows lane / 4 and
  * lane / 4 + 8 of those 16 and columns 2 (lane % 4) + {0, 1} of every 8-wide n-tile. */
 template <int D, typename T>
-__global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_args a, const int nslot)
+__global__ void __launch_bounds__(NTHREADS, 1)
+partial_kernel(const deft_gpu_args a, const int nslot, const __grid_constant__ CUtensorMap tmk,
+               const __grid_constant__ CUtensorMap tmv)
 {
     constexpr int S = D + PAD;       /* shared row stride, elements */
     constexpr int CPR = D / 8;       /* 16-byte pieces per row */
-#ifndef DEFT_GPU_QREGS_MAX_D
-#define DEFT_GPU_QREGS_MAX_D 128
-#endif
     constexpr bool QREGS = D <= DEFT_GPU_QREGS_MAX_D; /* Q fragments stay in registers for the whole query tile */
     /* warpgroup MMAs (A from registers) at D = 128, the benchmarks' shape. D = 64 stays on mma.sync:
      * its wgmma variant (m64n64k16 for P V) gave wrong results on items of more than one tile in
@@ -376,7 +406,9 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
     constexpr int QPT = QROWS * CPR / NTHREADS; /* Q pieces per thread */
     constexpr int STATE = 4 + 4 * ND;           /* floats per lane of a warp's softmax state */
     constexpr int NSCR = DEFT_GPU_SPLIT_STATES(D); /* warp states the merge scratch holds */
-    extern __shared__ __align__(16) unsigned char smem[];
+    /* 1024-byte aligned: the tensor copies' destinations, in the 128-byte swizzle, whose pattern
+     * repeats every 1024 bytes of address (slots at multiples of 1024 bytes from here) */
+    extern __shared__ __align__(1024) unsigned char smem[];
     __shared__ __align__(8) uint64_t bars[MAX_SLOTS + 1]; /* [nslot] is the Q tile's */
     __shared__ int next_item[2][6]; /* double-buffered: item i + 2 is taken while i runs */
     T *qs = reinterpret_cast<T *>(smem);
@@ -392,7 +424,8 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
      * not one per piece. */
     constexpr int STEP = NTHREADS / CPR; /* 32, 16, 8 rows for D = 64, 128, 256 */
     const int crow0 = tid / CPR, cpiece0 = tid % CPR;
-    /* K/V tiles are in the canonical layout (see wg_desc): thread tid moves piece kpiece0 of rows
+    /* cp.async K/V tiles (the mma.sync path) are in the canonical layout without swizzle (see
+     * issue_tile): thread tid moves piece kpiece0 of rows
      * krow0 + STEP k; a warp reads 128 contiguous bytes of each of 4 rows (whole lines, as many
      * as a row-major copy), 8 lanes per row */
     static_assert(STEP % 8 == 0 && CPR % 8 == 0, "a round of K/V copies is whole 8-row groups");
@@ -415,8 +448,8 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
         info[2] = __ldg(a.pair_start + c), info[3] = __ldg(a.pair_start + c + 1), info[4] = j;
     };
     auto grab_chunk = [&](int w) {
-        const int e = __ldg(a.big_chunks + min(w / a.hkv, n_big - 1));
-        chunk_info(a.qpu ? e >> 8 : e, a.qpu ? e & 255 : 0, g_info);
+        const int2 e = __ldg(a.units + min(w / a.hkv, n_big - 1));
+        chunk_info(e.x, e.y, g_info);
     };
     auto grab_start = [&]() {
         if (grabber) {
@@ -438,9 +471,10 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
         it.kv0 = next_item[buf][1], it.len = next_item[buf][2], it.ps = next_item[buf][3];
         it.nrows = (next_item[buf][4] - it.ps) * G;
         it.ntiles = (it.len + TK - 1) / TK;
-        const int nqt = (it.nrows + QROWS - 1) / QROWS;
-        it.qt0 = a.qpu ? next_item[buf][5] * a.qpu : 0;
-        it.nqt = a.qpu ? min(a.qpu, nqt - it.qt0) : nqt;
+        const int nqt = (it.nrows + QROWS - 1) / QROWS, j = next_item[buf][5];
+        if (it.ntiles > nslot) it.qt0 = j, it.nqt = 1; /* streamed: one query tile */
+        else if (a.qpu) it.qt0 = j * a.qpu, it.nqt = min(a.qpu, nqt - it.qt0);
+        else it.qt0 = 0, it.nqt = nqt;
         return true;
     };
     /* query tile qt of it into qs, in two halves: the query indices (q_index: loads), then the
@@ -474,10 +508,34 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
         q_index(it, qt, r);
         q_copy(it, r);
     };
-    /* K/V tile t of it into the next ring slot (islot: tiles issued so far, mod nslot); rows past
-     * the chunk's end are zero-filled */
+    /* K/V tile t of it into the next ring slot (islot: tiles issued so far, mod nslot). With
+     * wgmma (WG), thread 0 has the tensor memory accelerator bring it: per 64 columns of D one box
+     * of K and one of V, [64 tokens][64] in the 128-byte swizzle (see wg_desc_sw128), the slot's
+     * barrier armed with the tile's bytes. The copies do not go through the threads' load path:
+     * 256 threads' cp.async kept too few bytes in flight to stream a chunk longer than the ring
+     * (a streamed tile waited ~2450 cycles for its data, against ~2000 of compute; gpu/NOTES.md),
+     * and 16-byte boxes without swizzle were slower than cp.async. Rows past the chunk's end hold
+     * other tokens (zeros past the tensor's end): land() zeroes their V. Otherwise (the mma.sync
+     * path) every thread copies its pieces with cp.async into the canonical layout without
+     * swizzle, (row / 8) 8 D + (col / 8) 64 + (row % 8) 8 + col % 8, rows past the chunk's end
+     * zero-filled by the copies. */
     int islot = 0;
     auto issue_tile = [&](const item &it, int t) {
+        if constexpr (WG) {
+            if (tid == 0) {
+                const uint32_t bar = smem_addr(&bars[islot]);
+                const uint32_t kd = smem_addr(ring + (size_t)islot * 2 * TK * S), vd = kd + TK * S * (int)sizeof(T);
+                mbar_expect_tx(bar, 2u * TK * D * (uint32_t)sizeof(T));
+                const int tok = it.kv0 + t * TK;
+#pragma unroll
+                for (int c = 0; c < D / 64; c++) {
+                    tma_load3(kd + c * TK * 128, &tmk, c * 64, it.g, tok, bar);
+                    tma_load3(vd + c * TK * 128, &tmv, c * 64, it.g, tok, bar);
+                }
+            }
+            islot = islot + 1 == nslot ? 0 : islot + 1;
+            return;
+        }
         const uint32_t kd = smem_addr(ring + (size_t)islot * 2 * TK * S + (krow0 & ~7) * D + kpiece0 * 64 +
                                       (krow0 & 7) * 8);
         const uint32_t vd = kd + TK * S * (int)sizeof(T);
@@ -496,8 +554,8 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
         islot = islot + 1 == nslot ? 0 : islot + 1;
     };
 
-    if (tid == 0)
-        for (int i = 0; i <= nslot; i++) mbar_init(smem_addr(&bars[i]), NTHREADS);
+    if (tid == 0) /* ring slots: one arrival (the tensor copies' issuer) with wgmma, else every thread */
+        for (int i = 0; i <= nslot; i++) mbar_init(smem_addr(&bars[i]), WG && i < nslot ? 1 : NTHREADS);
     /* Block b's first item is item b: unit b / hkv of the list classify_kernel writes (plan
      * order), KV head b % hkv. Warp 0 finds that unit in the plan itself (same rule, among the
      * first FIRST_SCAN chunks), so the item's Q and K/V loads are issued before the wait for
@@ -507,7 +565,7 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
         const int want = (int)blockIdx.x / a.hkv, lim = min(a.n_chunks, FIRST_SCAN);
         int found = -1, fj = 0;
         for (int c0 = 0, seen = 0; c0 < lim && found < 0; c0 += 32) {
-            const int c = c0 + lane, u = c < lim ? chunk_units(a.pair_start, G, a.qpu, c) : 0;
+            const int c = c0 + lane, u = c < lim ? chunk_units(a, c) : 0;
             int incl = u; /* inclusive prefix sum of the units over the lanes */
             for (int d = 1; d < 32; d <<= 1) {
                 const int y = __shfl_up_sync(0xffffffffu, incl, d);
@@ -532,14 +590,22 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
         }
     }
     __syncthreads(); /* the barriers are initialized; next_item[0] is published */
-    item cur, nxt;
+    item cur = {}, nxt = {};
+    /* The block's K/V tiles form one stream (cur's, then nxt's, ...) through the ring: when an
+     * item starts, the first nslot tiles of the stream from its first tile on are issued (all of
+     * its own when they fit, then the next item's), and in its last pass each consumed tile t
+     * makes room for stream tile t + nslot: a later tile of its own when the chunk is longer
+     * than the ring (streamed), else one of the next item's. */
+    auto issue_cur = [&]() {
+        for (int t = 0; t < cur.ntiles && t < nslot; t++) issue_tile(cur, t);
+    };
     const bool early = next_item[0][0] >= 0;
     n_items = INT32_MAX; /* not known before the wait; an early item exists */
     if (early) {
         read_item(cur, 0);
         cur.slot0 = 0, cur.par0 = 0;
         issue_q(cur, cur.qt0);
-        for (int t = 0; t < cur.ntiles; t++) issue_tile(cur, t);
+        issue_cur();
     }
     cudaGridDependencySynchronize(); /* the list of units is written, the counter zeroed */
     n_big = a.counter[1], n_items = n_big * a.hkv; /* n_big: units */
@@ -559,7 +625,7 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
         read_item(cur, 0);
         cur.slot0 = 0, cur.par0 = 0;
         issue_q(cur, cur.qt0);
-        for (int t = 0; t < cur.ntiles; t++) issue_tile(cur, t);
+        issue_cur();
     }
     cudaTriggerProgrammaticLaunchCompletion(); /* the next kernel may launch and wait for us */
     /* The next item. Taking it costs a chain of dependent reads (the list's length, the counter,
@@ -582,9 +648,9 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
         if (has_next) grab_start(); /* the item after next */
         int nxt_issued = 0;
         if (has_next) { /* the next item's first tiles go into the slots this one leaves free */
-            nxt.slot0 = cur.slot0 + cur.ntiles, nxt.par0 = cur.par0;
-            if (nxt.slot0 >= nslot) nxt.slot0 -= nslot, nxt.par0 ^= 1;
-            while (nxt_issued < nxt.ntiles && nxt_issued < nslot - cur.ntiles) issue_tile(nxt, nxt_issued++);
+            const int s1 = cur.slot0 + cur.ntiles; /* its first tile's place in the stream */
+            nxt.slot0 = s1 % nslot, nxt.par0 = cur.par0 ^ ((s1 / nslot) & 1);
+            while (nxt_issued < nxt.ntiles && cur.ntiles + nxt_issued < nslot) issue_tile(nxt, nxt_issued++);
         }
         const int g = cur.g, nrows = cur.nrows, ps = cur.ps;
 
@@ -605,9 +671,10 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
              * and a warpgroup runs a tile when any of its 64 rows sees it. */
             const int M = min(NWARPS, (nrows - qt * QROWS + 15) / 16);
             int K = 1;
+            const bool resident = cur.ntiles <= nslot; /* a split lands all tiles first */
             if (WG) {
-                if (cur.nqt == 1 && NSCR >= 4 && NWARPS == 8 && M <= 4 && cur.ntiles >= 2) K = 2;
-            } else if (cur.nqt == 1 && NSCR > 0) {
+                if (cur.nqt == 1 && NSCR >= 4 && NWARPS == 8 && M <= 4 && cur.ntiles >= 2 && resident) K = 2;
+            } else if (cur.nqt == 1 && NSCR > 0 && resident) {
                 K = min(cur.ntiles, NWARPS / M);
                 while (K > 1 && M * (K - 1) > NSCR) K--;
             }
@@ -664,29 +731,31 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
 
             /* first pass: wait for a tile, zero its non-finite V values, publish it; one tile at a
              * time (compute overlaps the later tiles' arrival) unless the item is split */
-            const int slot0 = cur.slot0;
-            auto land = [&](int t) {
-                int slot = cur.slot0 + t;
-                uint32_t par = (uint32_t)cur.par0;
-                if (slot >= nslot) slot -= nslot, par ^= 1u;
+            auto land = [&](int slot, uint32_t par, int t) {
                 T *vslot = ring + (size_t)slot * 2 * TK * S + TK * S;
                 mbar_wait(smem_addr(&bars[slot]), par);
+                if (WG && (t + 1) * TK > cur.len) /* rows past the chunk's end: V = 0 (P is 0 there) */
+                    for (int i = tid; i < TK * CPR; i += NTHREADS) /* 16-byte piece i is in row (i / 8) % TK */
+                        if ((i >> 3) % TK >= cur.len - t * TK) *reinterpret_cast<uint4 *>(vslot + i * 8) = make_uint4(0, 0, 0, 0);
                 if (scan)
-                    for (int i = tid; i < TK * CPR; i += NTHREADS) /* canonical layout: V is TK * D elements */
+                    for (int i = tid; i < TK * CPR; i += NTHREADS) /* either layout: V is TK * D elements */
                         zero_nonfinite<T>(reinterpret_cast<uint4 *>(vslot + i * 8));
                 /* the tile, written by the copies and the scan, is read next by the tensor cores
                  * (the async proxy); the barrier after land orders it for the other threads */
                 if (WG) asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
             };
-            if (qt == cur.qt0 && K > 1) {
-                for (int t = 0; t < cur.ntiles; t++) land(t);
+            if (qt == cur.qt0 && K > 1) { /* resident: cur.ntiles <= nslot */
+                for (int t = 0, slot = cur.slot0; t < cur.ntiles; t++, slot++)
+                    land(slot < nslot ? slot : slot - nslot, (uint32_t)cur.par0 ^ (slot >= nslot), t);
                 __syncthreads();
             }
-            for (int t = 0, slot = slot0, tk = 0; t < cur.ntiles; t++, slot = slot + 1 == nslot ? 0 : slot + 1,
-                     tk = tk + 1 == K ? 0 : tk + 1) {
+            /* tile t lives in ring slot (slot0 + t) % nslot, whose barrier is in phase
+             * par0 ^ ((slot0 + t) / nslot) % 2 (a streamed chunk wraps the ring several times) */
+            int slot = cur.slot0, tk = 0;
+            for (int t = 0; t < cur.ntiles; t++) {
                 const T *kslot = ring + (size_t)slot * 2 * TK * S, *vslot = kslot + TK * S;
                 if (qt == cur.qt0 && K == 1) {
-                    land(t);
+                    land(slot, (uint32_t)cur.par0 ^ (((cur.slot0 + t) / nslot) & 1), t);
                     __syncthreads();
                 }
                 if (gactive && tk == kpart && t * TK < wvis) {
@@ -698,12 +767,14 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                          * overlapped with the previous tile's P V would need (gpu/NOTES.md). */
                         float s[NT][4];
                         uint32_t pa[TK / 16][4];
-                        const uint64_t kd = wg_desc(smem_addr(kslot), 128, 16 * D);
+                        /* 128-byte swizzle (issue_tile): K-major K, 8-token groups 1024 bytes apart
+                         * (SBO); a k16 step is 32 bytes into a 64-column box, boxes TK * 128 apart */
+                        const uint64_t kd = wg_desc_sw128(smem_addr(kslot), 16, 1024);
                         DEFT_TILE_STAMP(t, 0);
                         wg_fence();
 #pragma unroll
                         for (int kk = 0; kk < KD; kk++) /* + 2 core matrices along D per step */
-                            wg_qk<T>(s, qf[QREGS ? kk : 0], kd + (uint64_t)(kk * 16), kk > 0);
+                            wg_qk<T>(s, qf[QREGS ? kk : 0], kd + (uint64_t)((kk >> 2) * TK * 8 + (kk & 3) * 2), kk > 0);
                         wg_commit();
                         wg_wait<0>();
                         reg_fence(s);
@@ -718,11 +789,13 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                             pa[kt][2] = ops<T>::pack(s[2 * kt + 1][0], s[2 * kt + 1][1]);
                             pa[kt][3] = ops<T>::pack(s[2 * kt + 1][2], s[2 * kt + 1][3]);
                         }
-                        const uint64_t vd = wg_desc(smem_addr(vslot), 16 * D, 128);
+                        /* V read transposed (MN-major): 64-column boxes TK * 128 bytes apart (LBO),
+                         * 8-token groups 1024 bytes apart (SBO); a k16 step is 2048 bytes */
+                        const uint64_t vd = wg_desc_sw128(smem_addr(vslot), TK * 128, 1024);
                         wg_fence();
 #pragma unroll
                         for (int kt = 0; kt < TK / 16; kt++) /* + 2 token groups per step */
-                            wg_pv<T>(o, pa[kt], vd + (uint64_t)(kt * 2 * D));
+                            wg_pv<T>(o, pa[kt], vd + (uint64_t)(kt * 128));
                         wg_commit();
                         wg_wait<0>();
                         reg_fence(o);
@@ -787,10 +860,18 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                         else tile(std::false_type{});
                     }
                 }
-                if (K == 1 && qt == qt_end - 1 && has_next && nxt_issued < nxt.ntiles) {
-                    __syncthreads(); /* last use of this slot: refill it with the next item's tile */
-                    issue_tile(nxt, nxt_issued++);
+                /* last use of this slot: refill it with stream tile t + nslot (this item's own
+                 * when streamed, else the next item's). Only Q in registers (D <= 128) streams:
+                 * at D = 256 the extra copy site makes ptxas spill, and its ring holds 128 tokens
+                 * anyway (deft_gpu_max_chunk_tokens keeps its chunks resident). */
+                const bool own = QREGS && t + nslot < cur.ntiles;
+                if (K == 1 && qt == qt_end - 1 && (own || (has_next && nxt_issued < nxt.ntiles))) {
+                    __syncthreads();
+                    if (own) issue_tile(cur, t + nslot);
+                    else issue_tile(nxt, nxt_issued++);
                 }
+                if (++slot == nslot) slot = 0;
+                if (++tk == K) tk = 0;
             }
 
             DEFT_PASS_STAMP(npass, 3);
@@ -805,7 +886,7 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
                 }
                 __syncthreads();
                 /* every warp is done with this item's tiles: refill their slots */
-                while (has_next && nxt_issued < nxt.ntiles) issue_tile(nxt, nxt_issued++);
+                while (has_next && nxt_issued < nxt.ntiles && nxt_issued < nslot) issue_tile(nxt, nxt_issued++);
                 if (active && kpart == 0)
                     for (int k = 1; k < K; k++) {
                         const float *sk = scratch + (size_t)(mi * (K - 1) + k - 1) * STATE * 32 + lane;
@@ -867,9 +948,9 @@ __global__ void __launch_bounds__(NTHREADS, 1) partial_kernel(const deft_gpu_arg
             __syncthreads(); /* next_item[0] is published; everyone is done with this item */
             const int s0 = cur.slot0 + cur.ntiles, p0 = cur.par0;
             if (!read_item(cur, 0)) break;
-            cur.slot0 = s0 >= nslot ? s0 - nslot : s0, cur.par0 = s0 >= nslot ? p0 ^ 1 : p0;
+            cur.slot0 = s0 % nslot, cur.par0 = p0 ^ ((s0 / nslot) & 1);
             issue_q(cur, cur.qt0);
-            for (int t = 0; t < cur.ntiles; t++) issue_tile(cur, t);
+            issue_cur();
             grab_start(), grab_publish(1);
             __syncthreads();
             has_next = read_item(nxt, 1);
@@ -898,7 +979,7 @@ __global__ void __launch_bounds__(1024) classify_kernel(const deft_gpu_args a)
     cudaTriggerProgrammaticLaunchCompletion();
     int base = 0;
     for (int c0 = 0; c0 < a.n_chunks; c0 += 1024) {
-        const int c = c0 + tid, u = c < a.n_chunks ? chunk_units(a.pair_start, a.group, a.qpu, c) : 0;
+        const int c = c0 + tid, u = c < a.n_chunks ? chunk_units(a, c) : 0;
         int incl = u; /* inclusive scan over the warp, then over the warps' totals */
         for (int d = 1; d < 32; d <<= 1) {
             const int y = __shfl_up_sync(0xffffffffu, incl, d);
@@ -917,8 +998,8 @@ __global__ void __launch_bounds__(1024) classify_kernel(const deft_gpu_args a)
             if (lane == 31) warp_base[32] = x;
         }
         __syncthreads();
-        int *dst = a.big_chunks + base + warp_base[warp] + incl - u;
-        for (int j = 0; j < u; j++) dst[j] = a.qpu ? (c << 8) | j : c;
+        int2 *dst = a.units + base + warp_base[warp] + incl - u;
+        for (int j = 0; j < u; j++) dst[j] = make_int2(c, j);
         base += warp_base[32];
         __syncthreads();
     }
@@ -939,7 +1020,7 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
     constexpr int S = D + PAD, CPR = D / 8, KD = D / 16, ND = D / 8, TS = DEFT_GPU_SMALL_TILE;
     constexpr int SLOT = 2 * TS * S; /* elements: K rows, then V rows */
     constexpr int STATE = 4 + 4 * ND;
-    extern __shared__ __align__(16) unsigned char smem[];
+    extern __shared__ __align__(1024) unsigned char smem[];
     T *ring = reinterpret_cast<T *>(smem);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int c = blockIdx.x / a.hkv, g = blockIdx.x % a.hkv, G = a.group;
@@ -1105,9 +1186,9 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
 
 /* PDL launch: the kernel may start while the previous one finishes, and waits for it in
  * cudaGridDependencySynchronize */
-template <typename... Args>
-cudaError_t launch_pdl(void (*kernel)(Args...), unsigned grid, unsigned block, size_t smem,
-                       cudaStream_t stream, const deft_gpu_args &a, int extra)
+template <typename... KArgs, typename... Args>
+cudaError_t launch_pdl(void (*kernel)(KArgs...), unsigned grid, unsigned block, size_t smem,
+                       cudaStream_t stream, const Args &...args)
 {
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3(grid);
@@ -1119,8 +1200,7 @@ cudaError_t launch_pdl(void (*kernel)(Args...), unsigned grid, unsigned block, s
     attr[0].val.programmaticStreamSerializationAllowed = 1;
     cfg.attrs = attr;
     cfg.numAttrs = 1;
-    if constexpr (sizeof...(Args) == 2) return cudaLaunchKernelEx(&cfg, kernel, a, extra);
-    else return cudaLaunchKernelEx(&cfg, kernel, a);
+    return cudaLaunchKernelEx(&cfg, kernel, args...);
 }
 
 /* Blocks of the partial kernel: one per SM (persistent), or one per work item when the
@@ -1160,7 +1240,7 @@ int forced_qpu(void)
  * after it (its block 0 waits), so the reduction that follows, waiting for the small kernel,
  * waits for all. */
 template <int D, typename T>
-cudaError_t launch_dt(const deft_gpu_args *a, int nslot, size_t smem, cudaStream_t stream)
+cudaError_t launch_dt(const deft_gpu_args *a, int nslot, size_t smem, const CUtensorMap *maps, cudaStream_t stream)
 {
     const size_t small_smem = (size_t)4 * 2 * 2 * DEFT_GPU_SMALL_TILE * (D + PAD) * sizeof(T);
     cudaError_t e = cudaFuncSetAttribute(partial_kernel<D, T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -1170,18 +1250,58 @@ cudaError_t launch_dt(const deft_gpu_args *a, int nslot, size_t smem, cudaStream
     if (e != cudaSuccess) return e;
     classify_kernel<<<1, 1024, 0, stream>>>(*a);
     if ((e = cudaGetLastError()) != cudaSuccess) return e;
-    const unsigned items = (unsigned)a->n_chunks * (unsigned)a->hkv;
-    e = launch_pdl(partial_kernel<D, T>, (unsigned)grid_blocks((int)items), NTHREADS, smem, stream, *a, nslot);
-    if (e == cudaSuccess) e = launch_pdl(small_kernel<D, T>, items, 128, small_smem, stream, *a, 0);
+    const unsigned items = (unsigned)a->n_chunks * (unsigned)a->hkv;       /* small kernel: per chunk */
+    const unsigned big_items = (unsigned)a->unit_cap * (unsigned)a->hkv;   /* at least the large items */
+    e = launch_pdl(partial_kernel<D, T>, (unsigned)grid_blocks((int)big_items), NTHREADS, smem, stream, *a,
+                   nslot, maps[0], maps[1]);
+    if (e == cudaSuccess) e = launch_pdl(small_kernel<D, T>, items, 128, small_smem, stream, *a);
     return e == cudaSuccess ? cudaGetLastError() : e;
 }
 
 template <typename T>
-cudaError_t launch_t(const deft_gpu_args *a, int nslot, size_t smem, cudaStream_t stream)
+cudaError_t launch_t(const deft_gpu_args *a, int nslot, size_t smem, const CUtensorMap *maps, cudaStream_t stream)
 {
-    if (a->d == 64) return launch_dt<64, T>(a, nslot, smem, stream);
-    if (a->d == 128) return launch_dt<128, T>(a, nslot, smem, stream);
-    return launch_dt<256, T>(a, nslot, smem, stream);
+    if (a->d == 64) return launch_dt<64, T>(a, nslot, smem, maps, stream);
+    if (a->d == 128) return launch_dt<128, T>(a, nslot, smem, maps, stream);
+    return launch_dt<256, T>(a, nslot, smem, maps, stream);
+}
+
+/* The tensor maps of K and V (total_kv, hkv, d) for the wgmma kernels' copies: boxes of 64
+ * tokens x 8 elements of one KV head (issue_tile). Built per run on the host (a few us of CPU,
+ * no device work); the driver's encoder is found through the runtime, so nothing links -lcuda. */
+deft_status kv_maps(const deft_problem *p, CUtensorMap maps[2], deft_diag *diag)
+{
+    static PFN_cuTensorMapEncodeTiled_v12000 encode = NULL;
+    static int looked = 0;
+    if (!looked) {
+        void *fn = NULL;
+        cudaDriverEntryPointQueryResult q;
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &q) ==
+                cudaSuccess && q == cudaDriverEntryPointSuccess)
+            encode = (PFN_cuTensorMapEncodeTiled_v12000)fn;
+        (void)cudaGetLastError();
+        looked = 1;
+    }
+    if (!encode) {
+        deft_diag_set(diag, DEFT_ERR_DEVICE, -1, "gpu: the driver has no cuTensorMapEncodeTiled");
+        return DEFT_ERR_DEVICE;
+    }
+    const deft_shape *s = &p->shape;
+    const cuuint64_t dims[3] = {(cuuint64_t)s->d, (cuuint64_t)s->hkv, (cuuint64_t)p->tree.total_kv};
+    const cuuint64_t strides[2] = {(cuuint64_t)s->d * 2u, (cuuint64_t)(s->hkv * s->d) * 2u}; /* bytes */
+    const cuuint32_t box[3] = {64, 1, DEFT_GPU_TILE}, one[3] = {1, 1, 1};
+    const CUtensorMapDataType dt = s->dtype == DEFT_F16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+    for (int i = 0; i < 2; i++) {
+        CUresult r = encode(&maps[i], dt, 3, const_cast<void *>(i ? p->v : p->k), dims, strides, box, one,
+                            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                            CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+        if (r != CUDA_SUCCESS) {
+            deft_diag_set(diag, DEFT_ERR_DEVICE, -1, "gpu: cuTensorMapEncodeTiled(%s) failed (CUresult %d)",
+                          i ? "v" : "k", (int)r);
+            return DEFT_ERR_DEVICE;
+        }
+    }
+    return DEFT_OK;
 }
 
 deft_status shape_supported(const deft_shape *s, deft_diag *diag)
@@ -1226,14 +1346,13 @@ extern "C" deft_status deft_gpu_run_device(const deft_problem *p, const deft_pla
     int64_t cap = deft_gpu_max_chunk_tokens(&p->shape);
     if (plan->max_chunk_len > cap) {
         deft_diag_set(diag, DEFT_ERR_UNSUPPORTED, -1,
-                      "gpu: the plan's chunks hold up to %d tokens; %lld fit in shared memory for "
-                      "D = %lld (build the plan with chunk_tokens <= %lld)",
-                      plan->max_chunk_len, (long long)cap, (long long)p->shape.d, (long long)cap);
+                      "gpu: the plan's chunks hold up to %d tokens; version 2 takes at most %lld "
+                      "(build the plan with chunk_tokens <= %lld)",
+                      plan->max_chunk_len, (long long)cap, (long long)cap);
         return DEFT_ERR_UNSUPPORTED;
     }
-    /* the ring: as many 64-token slots as fit (at least the longest chunk's tiles) */
-    int nslot = (int)(cap / DEFT_GPU_TILE);
-    if (nslot > MAX_SLOTS) nslot = MAX_SLOTS;
+    /* the ring: as many 64-token slots as fit; longer chunks stream through it */
+    const int nslot = deft_gpu_ring_slots(&p->shape);
     size_t smem = DEFT_GPU_SMEM_BYTES(p->shape.d, (size_t)nslot * DEFT_GPU_TILE) +
                   DEFT_GPU_SCRATCH_BYTES(p->shape.d);
     if ((int64_t)smem > deft_gpu_smem_optin()) {
@@ -1242,10 +1361,19 @@ extern "C" deft_status deft_gpu_run_device(const deft_problem *p, const deft_pla
                       deft_gpu_smem_optin());
         return DEFT_ERR_UNSUPPORTED;
     }
+    /* 16-byte copies (cp.async and the tensor copies alike) need 16-byte aligned tensors */
+    if ((uintptr_t)p->q % 16 || (uintptr_t)p->k % 16 || (uintptr_t)p->v % 16) {
+        deft_diag_set(diag, DEFT_ERR_ARG, -1, "gpu: q %p, k %p and v %p must be 16-byte aligned", p->q, p->k, p->v);
+        return DEFT_ERR_ARG;
+    }
+    CUtensorMap maps[2];
+    memset(maps, 0, sizeof maps);
+    if (p->shape.d == 128 && (st = kv_maps(p, maps, diag)) != DEFT_OK) return st;
     a.qpu = deft_gpu_units(plan, &p->shape, forced_qpu(), NULL);
+    a.nslot = nslot;
     cudaStream_t stream = (cudaStream_t)cuda_stream;
-    cudaError_t e = a.dtype == DEFT_F16 ? launch_t<__half>(&a, nslot, smem, stream)
-                                        : launch_t<__nv_bfloat16>(&a, nslot, smem, stream);
+    cudaError_t e = a.dtype == DEFT_F16 ? launch_t<__half>(&a, nslot, smem, maps, stream)
+                                        : launch_t<__nv_bfloat16>(&a, nslot, smem, maps, stream);
     if ((st = deft_gpu_cuda(e, "gpu: partial kernel launch", diag)) != DEFT_OK) return st;
     return deft_gpu_reduce_launch(&a, stream, diag);
 }

@@ -13,13 +13,19 @@ static int fast_shape(const deft_shape *s)
            (s->d == 64 || s->d == 128 || s->d == 256);
 }
 
-int64_t deft_gpu_max_chunk_tokens(const deft_shape *s)
+int deft_gpu_ring_slots(const deft_shape *s)
 {
     if (!fast_shape(s)) return 0;
     size_t row = (size_t)(s->d + DEFT_GPU_PAD) * 2u;
     size_t left = DEFT_GPU_SMEM_SM90 - 256 - (size_t)DEFT_GPU_QROWS * row - DEFT_GPU_SCRATCH_BYTES(s->d);
-    int64_t tokens = (int64_t)(left / (2 * row));
-    return tokens / DEFT_GPU_TILE * DEFT_GPU_TILE;
+    size_t slots = left / (2 * row) / DEFT_GPU_TILE;
+    return slots < DEFT_GPU_MAX_SLOTS ? (int)slots : DEFT_GPU_MAX_SLOTS;
+}
+
+int64_t deft_gpu_max_chunk_tokens(const deft_shape *s)
+{
+    if (!fast_shape(s)) return 0;
+    return s->d <= DEFT_GPU_QREGS_MAX_D ? DEFT_GPU_MAX_CHUNK : (int64_t)deft_gpu_ring_slots(s) * DEFT_GPU_TILE;
 }
 
 /* The cost model behind deft_gpu_choose_chunk_tokens and deft_gpu_units, with constants measured
@@ -31,8 +37,11 @@ int64_t deft_gpu_max_chunk_tokens(const deft_shape *s)
  * reads move at about BW; on top of its bytes, each partial row (pair, query head) costs T_ROW (the
  * reduction's chain of dependent loads per row, the scattered stores of the partials: fitted to
  * the chunk-size sweeps of gpu/NOTES.md, where the small trees gain more from fewer partials than
- * their bytes say). */
-#define MODEL_T_PASS 3.2e-6
+ * their bytes say). A chunk longer than the ring streams through it, one query tile per unit, at
+ * the same T_PASS per tile. T_PASS was refit on 2026-12-01 once the tensor copies fed the ring
+ * (3.2 -> 1.6 us): the model then picks the measured best chunk of the 256-8192 sweep on all six
+ * standard trees (within 0.4 us on tot). */
+#define MODEL_T_PASS 1.6e-6
 #define MODEL_T_UNIT 1.0e-6
 #define MODEL_T_ROW 5.0e-10
 #define MODEL_SMS 132.0
@@ -45,16 +54,18 @@ static int64_t chunk_qtiles(const deft_plan *p, int64_t g, int32_t c)
     return rows > DEFT_GPU_SMALL_ROWS ? (rows + DEFT_GPU_QROWS - 1) / DEFT_GPU_QROWS : 0;
 }
 
-/* Units of query tiles for qpu q (0: one per chunk), their largest pass count and all passes. */
-static void units_of(const deft_plan *p, int64_t g, int64_t q, int64_t *units, double *crit,
-                     double *passes)
+/* Units of query tiles for qpu q (0: one per chunk; a chunk of more than `slots` tiles, streamed,
+ * has units of one query tile), their largest pass count and all passes. */
+static void units_of(const deft_plan *p, int64_t g, int64_t q, int slots, int64_t *units,
+                     double *crit, double *passes)
 {
     *units = 0, *crit = 0, *passes = 0;
     for (int32_t c = 0; c < p->n_chunks; c++) {
         int64_t nqt = chunk_qtiles(p, g, c);
         if (!nqt) continue;
-        double tiles = (double)((p->chunk_len[c] + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE);
-        int64_t per = q && q < nqt ? q : nqt;
+        int64_t nt = (p->chunk_len[c] + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE;
+        double tiles = (double)nt;
+        int64_t per = nt > slots ? 1 : q && q < nqt ? q : nqt;
         *units += (nqt + per - 1) / per;
         *passes += (double)nqt * tiles;
         if ((double)per * tiles > *crit) *crit = (double)per * tiles;
@@ -66,7 +77,7 @@ static double big_time(const deft_plan *p, const deft_shape *s, int64_t q, doubl
 {
     int64_t units;
     double crit, passes, dscale = (double)s->d / 128.0;
-    units_of(p, s->hq / s->hkv, q, &units, &crit, &passes);
+    units_of(p, s->hq / s->hkv, q, deft_gpu_ring_slots(s), &units, &crit, &passes);
     double work = (passes * MODEL_T_PASS * dscale + (double)units * MODEL_T_UNIT) * (double)s->hkv / MODEL_SMS +
                   small_s;
     double chain = crit * MODEL_T_PASS * dscale + MODEL_T_UNIT;
@@ -92,14 +103,8 @@ int deft_gpu_units(const deft_plan *p, const deft_shape *s, int force, double *m
     double sm = small_time(p, s);
     int pick = 0;
     double best = big_time(p, s, 0, sm);
-    /* (c << 8) | j must fit an int32 and j a byte; force 0 asks for one unit per chunk */
-    if (force != 0 && p->n_chunks < (1 << 23))
+    if (force != 0)
         for (int64_t q = 1; q < max_nqt; q = q < 4 ? q + 1 : 2 * q) {
-            int64_t units;
-            double crit, passes;
-            if ((max_nqt + q - 1) / q > 256) continue;
-            units_of(p, g, q, &units, &crit, &passes);
-            if (units > p->n_chunks) continue;
             double t = big_time(p, s, q, sm);
             if (t < best || q == force) best = t, pick = (int)q;
             if (q == force) break;
@@ -118,7 +123,7 @@ static double modeled_time(const deft_plan *p, const deft_shape *s)
 
 int64_t deft_gpu_choose_chunk_tokens(const deft_tree *t, const deft_shape *s)
 {
-    static const int64_t cand[] = {64, 128, 256};
+    static const int64_t cand[] = {64, 128, 256, 512, 1024, 2048, 4096, 8192};
     int64_t cap = deft_gpu_max_chunk_tokens(s), pick = 0;
     if (cap == 0) return DEFT_DEFAULT_CHUNK_TOKENS;
     double best = 0;
@@ -144,9 +149,13 @@ size_t deft_gpu_workspace_size(const deft_plan *plan, const deft_shape *s)
     size_t rows, elems;
     if (deft_mul_size(plan->n_pairs, s->hq, &rows) || deft_mul_size((int64_t)rows, s->d, &elems))
         return 0;
-    if (elems > ((size_t)-1 - 1024) / 8) return 0;
-    /* + version 2's counters (256 bytes) and its list of units of large chunks (at most one
-     * entry per chunk: deft_gpu_units picks units that fit) */
-    return align256(elems * sizeof(float)) + align256(rows * sizeof(float)) + 256 +
-           align256((size_t)plan->n_chunks * sizeof(int32_t));
+    if (elems > ((size_t)-1 - 8192) / 16) return 0;
+    /* + version 2's counters (256 bytes) and its list of units of large chunks, (chunk, j) int32
+     * pairs: at most one per query tile of a chunk, so at most n_chunks + n_pairs * g / 128 */
+    int64_t g = s->hkv > 0 ? s->hq / s->hkv : 0;
+    size_t units;
+    if (deft_mul_size(plan->n_pairs, g > 0 ? g : 1, &units)) return 0;
+    units = units / DEFT_GPU_QROWS + (size_t)plan->n_chunks + 1;
+    if (units > ((size_t)-1 - 4096 - elems * sizeof(float) - rows * sizeof(float)) / 8) return 0;
+    return align256(elems * sizeof(float)) + align256(rows * sizeof(float)) + 256 + align256(units * 8u);
 }

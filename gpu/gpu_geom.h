@@ -14,6 +14,15 @@
 #define DEFT_GPU_PAD 8                          /* elements of padding per shared row: 16 bytes,
                                                    so ldmatrix's 8 row addresses hit 8 bank groups */
 #define DEFT_GPU_SMEM_SM90 232448               /* opt-in shared memory per block on sm_90 */
+#define DEFT_GPU_MAX_SLOTS 16                   /* ring slots of the persistent kernel, at most */
+#define DEFT_GPU_MAX_CHUNK 8192                 /* tokens per chunk version 2 takes at D <=
+                                                   DEFT_GPU_QREGS_MAX_D: a chunk longer than its
+                                                   ring streams through it */
+#ifndef DEFT_GPU_QREGS_MAX_D
+#define DEFT_GPU_QREGS_MAX_D 128                /* the largest D whose query fragments stay in
+                                                   registers for a whole pass (and whose chunks
+                                                   may stream); larger D keep chunks resident */
+#endif
 
 /* Shared bytes of a version-2 block for head dim d (2-byte elements) holding `tokens` KV rows:
  * the query tile plus K and V, each row padded (the persistent kernel keeps K/V tiles in the

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gpu_geom.h"
 #include "gpu_internal.h"
 
 deft_status deft_gpu_cuda(cudaError_t e, const char *what, deft_diag *diag)
@@ -79,8 +80,9 @@ deft_status deft_gpu_args_fill(const deft_problem *p, const deft_plan *plan,
     memset(a, 0, sizeof *a);
     if (tq == 0) return DEFT_OK; /* nothing to compute */
     int64_t g = s->hq / s->hkv;
+    const int64_t unit_cap = (int64_t)plan->n_chunks + (int64_t)plan->n_pairs * g / DEFT_GPU_QROWS + 1;
     if (s->hkv > 65535 || (int64_t)plan->max_chunk_pairs * g > INT32_MAX || s->hq > INT32_MAX ||
-        (int64_t)plan->n_chunks * s->hkv > INT32_MAX ||
+        (int64_t)plan->n_chunks * s->hkv > INT32_MAX || unit_cap * s->hkv > INT32_MAX ||
         tq * s->hq / 8 + 1 > INT32_MAX || s->d > INT32_MAX) {
         deft_diag_set(diag, DEFT_ERR_UNSUPPORTED, -1,
                       "%s: shape past the launch limits (hkv %lld, rows per chunk %lld, rows %lld)", who,
@@ -109,10 +111,11 @@ deft_status deft_gpu_args_fill(const deft_problem *p, const deft_plan *plan,
     a->part_lse = (float *)((char *)workspace + o_bytes);
     size_t l_bytes = (rows * 4u + 255u) & ~(size_t)255u;
     a->counter = (int *)((char *)workspace + o_bytes + l_bytes);
-    a->big_chunks = a->counter + 64;
+    a->units = reinterpret_cast<int2 *>(a->counter + 64);
     a->o = o_dev, a->lse = lse_dev;
     a->n_chunks = plan->n_chunks, a->n_queries = plan->n_queries;
     a->max_chunk_len = plan->max_chunk_len, a->max_chunk_pairs = plan->max_chunk_pairs;
+    a->unit_cap = (int32_t)unit_cap;
     a->hq = (int)s->hq, a->hkv = (int)s->hkv, a->group = (int)g, a->d = (int)s->d;
     a->scale = (float)deft_shape_scale(s);
     a->dtype = s->dtype;

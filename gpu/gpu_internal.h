@@ -21,12 +21,16 @@ typedef struct deft_gpu_args {
     const int32_t *red_start, *red_pair;
     float *part_o, *part_lse, *o, *lse;
     int *counter;    /* [0]: version 2's work-item counter, [1]: its unit count (set per run) */
-    int *big_chunks; /* (n_chunks) version 2: the units of the chunks of more than
-                        DEFT_GPU_SMALL_ROWS rows, plan order: chunk c's unit j is (c << 8) | j
-                        when qpu > 0, c alone when qpu == 0 (deft_gpu_units) */
+    int2 *units;     /* version 2: the units of the chunks of more than DEFT_GPU_SMALL_ROWS rows,
+                        plan order, as (chunk, j): query tiles j * qpu .. of a resident chunk
+                        (all of them when qpu == 0), query tile j of a streamed one
+                        (deft_gpu_units); room for unit_cap */
     int32_t n_chunks, n_queries, max_chunk_len, max_chunk_pairs;
+    int32_t unit_cap; /* n_chunks + n_pairs * group / QROWS + 1: no plan has more units */
     int hq, hkv, group, d;
-    int qpu; /* version 2: query tiles per unit (0: one unit per chunk) */
+    int qpu;   /* version 2: query tiles per unit of a resident chunk (0: one unit per chunk) */
+    int nslot; /* version 2: 64-token slots of the persistent kernel's ring; a chunk of more
+                  tiles is streamed (units of one query tile each) */
     float scale; /* natural scale, deft_shape_scale */
     deft_dtype dtype;
 } deft_gpu_args;
@@ -62,11 +66,15 @@ deft_status deft_gpu_host_run(const deft_problem *p, const deft_options *opt, in
 
 /* Version 2 cuts each large chunk's query tiles into units of qpu tiles (a work item is a unit
  * with one KV head), so the query tiles of a tall chunk run on several SMs at once (its K/V is
- * then read once from HBM and again from L2). Returns the qpu of the smallest modeled time among
- * those whose units fit the list of n_chunks entries (0: one unit per chunk), or `force` if it is
- * >= 0 and one of the candidates that fit (for measurement), and, if model_us is not NULL, the
- * modeled time of the large-item kernel with small items beside it (us). gpu/gpu_common.c. */
+ * then read once from HBM and again from L2); a chunk longer than the ring (streamed) always has
+ * units of one query tile. Returns the qpu of the smallest modeled time (0: one unit per resident
+ * chunk), or `force` if it is >= 0 and one of the candidates (for measurement), and, if model_us
+ * is not NULL, the modeled time of the large-item kernel with small items beside it (us).
+ * gpu/gpu_common.c. */
 extern "C" int deft_gpu_units(const deft_plan *plan, const deft_shape *s, int force, double *model_us);
+/* Slots of version 2's ring for shape s (64 tokens each): as many as fit in shared memory beside
+ * the query tile and the split scratch, at most DEFT_GPU_MAX_SLOTS; 0 for shapes it does not take. */
+extern "C" int deft_gpu_ring_slots(const deft_shape *s);
 
 /* DEFT_GPU_TRACE (a measurement build, e.g. `make build/bench_gpu NVFLAGS_EXTRA=-DDEFT_GPU_TRACE`):
  * the timeline of a run, as the earliest and latest %globaltimer (ns) at which any block passed

@@ -324,12 +324,13 @@ deft_status deft_gpu_simple_supports(const deft_problem *p, deft_diag *diag);
 deft_status deft_gpu_simple_run(const deft_problem *p, const deft_options *opt, float *o,
                                 float *lse, deft_diag *diag);
 
-/* Most tokens per chunk version 2 takes for shape s: the chunk's K and V stay in shared memory
- * (227 KiB on sm_90, beside the query tile and the split scratch) while every query tile of the
- * chunk passes over them: 640 for D = 64, 256 for D = 128, 128 for D = 256 (f16/bf16). 0 for
- * shapes version 2 does not take. Version 1 takes any chunk length. */
+/* Most tokens per chunk version 2 takes for shape s: 8192 for D = 64 and 128 (a chunk that fits
+ * its shared-memory ring, 640 tokens at D = 64 and 256 at D = 128, stays there while every query
+ * tile of the chunk passes over it; a longer one streams through the ring, one query tile per
+ * work item), 128 for D = 256 (its chunks always stay resident). f16/bf16; 0 for shapes version
+ * 2 does not take. Version 1 takes any chunk length. */
 int64_t deft_gpu_max_chunk_tokens(const deft_shape *s);
-/* chunk_tokens deft_gpu_run uses when opt->chunk_tokens is 0: of 64, 128 and 256 (at most
+/* chunk_tokens deft_gpu_run uses when opt->chunk_tokens is 0: of 64, 128, ..., 8192 (at most
  * deft_gpu_max_chunk_tokens), the one whose plan has the smallest modeled time: longer chunks
  * mean fewer partials to write and merge, shorter ones split nodes read by many queries over more
  * SMs (the model and its measured constants: gpu/gpu_common.c, gpu/NOTES.md). t must be valid. */
@@ -337,15 +338,16 @@ int64_t deft_gpu_choose_chunk_tokens(const deft_tree *t, const deft_shape *s);
 
 /* Device workspace for one run, in bytes: the f32 partials, O (n_pairs, hq, d) and LSE
  * (n_pairs, hq), each 256-byte aligned, then version 2's scheduling state (counters and a list of
- * n_chunks int32). 0 on overflow (or for a plan without pairs). One workspace serves one run at a
- * time. */
+ * n_chunks + n_pairs * hq / hkv / 128 + 1 (chunk, unit) int32 pairs). 0 on overflow (or for a
+ * plan without pairs). One workspace serves one run at a time. */
 size_t deft_gpu_workspace_size(const deft_plan *plan, const deft_shape *s);
 
 /* Device-pointer API: one run of version 2 on `cuda_stream` (a cudaStream_t; NULL = the default
  * stream), asynchronous: it returns after the launches, errors of the kernels themselves surface
  * at the caller's next synchronizing CUDA call.
  *   p             tree arrays and shape in HOST memory; p->q, p->k, p->v DEVICE pointers, with
- *                 the layouts of deft.h (q (total_q, hq, d), k and v (total_kv, hkv, d)).
+ *                 the layouts of deft.h (q (total_q, hq, d), k and v (total_kv, hkv, d)),
+ *                 16-byte aligned (version 2 copies 16 bytes at a time).
  *   plan          the plan of p->tree, built by deft_plan_build (host copy: counts and offsets);
  *                 its max_chunk_len must be at most deft_gpu_max_chunk_tokens(&p->shape).
  *   plan_words_dev  a DEVICE copy of plan->words (plan->n_words int32), uploaded once per
@@ -354,8 +356,9 @@ size_t deft_gpu_workspace_size(const deft_plan *plan, const deft_shape *s);
  *                 256-byte aligned (cudaMalloc's are).
  *   o_dev, lse_dev  DEVICE outputs: o (total_q, hq, d) f32, lse (total_q, hq) f32, natural log.
  * Returns DEFT_OK, a validation status, DEFT_ERR_UNSUPPORTED (shape, or chunks longer than fit),
- * DEFT_ERR_ARG (workspace too small, plan not of this tree, NULL device pointer) or
- * DEFT_ERR_DEVICE (a launch failed). Same input, same bits: no atomics, fixed merge order. */
+ * DEFT_ERR_ARG (workspace too small, plan not of this tree, NULL or misaligned device pointer) or
+ * DEFT_ERR_DEVICE (a launch failed, or the driver cannot describe K/V to the tensor memory
+ * accelerator). Same input, same bits: no atomics, fixed merge order. */
 deft_status deft_gpu_run_device(const deft_problem *p, const deft_plan *plan,
                                 const void *plan_words_dev, void *workspace,
                                 size_t workspace_bytes, float *o_dev, float *lse_dev,

@@ -188,7 +188,7 @@ static int gen(const char *spec, int64_t hq, int64_t hkv, int64_t d, int dtype, 
 /* ---- random forests (random:SEED) ---- */
 static void random_forests(int n_seeds, int first_seed)
 {
-    static const int64_t cts[] = {0, 0, 16, 7, 64, 100};
+    static const int64_t cts[] = {0, 1000, 16, 7, 64, 100}; /* 1000: long nodes stream (gpu) */
     static const int64_t ratios[] = {1, 2, 4, 8};
     for (int s = first_seed; s < first_seed + n_seeds; s++) {
         char spec[32];
@@ -302,7 +302,8 @@ static void stress(int n, uint64_t first)
         uint64_t seed = first + (uint64_t)i;
         const int64_t *sh = shapes[seed % 6];
         deft_case c;
-        deft_options opt = {seed % 3 == 0 ? 64 : 0, seed % 7 == 0 ? 5 : 0, 0};
+        /* chunk 1024: nodes of 257-700 tokens are chunks longer than the ring at D = 128 */
+        deft_options opt = {seed % 3 == 0 ? 64 : seed % 3 == 1 ? 1024 : 0, seed % 7 == 0 ? 5 : 0, 0};
         if (gen_big(seed, sh[0], sh[1], sh[2], seed % 2 ? DEFT_F16 : DEFT_BF16, &c) != 0) {
             printf("FAIL stress seed %llu: generation\n", (unsigned long long)seed);
             other_fail++;
@@ -358,32 +359,60 @@ static void levels(void)
     }
 }
 
+/* ---- streamed chunks: chunks longer than version 2's ring (256 tokens at D = 128, 640 at
+ * D = 64) stream through it, one query tile per unit; trees with long shared nodes, several
+ * query tiles, GQA 1-8, multi-root, a node split by chunk_queries ---- */
+static void streamed(int quick)
+{
+    static const struct {
+        const char *spec;
+        int64_t hq, hkv, d, chunk, cq;
+    } cases[] = {
+        {"levels:1,10_4096,416", 8, 2, 128, 1024, 0}, /* 40 rows: one query tile, 4 chunks */
+        {"levels:1,40_2000,64", 8, 1, 128, 2048, 0},  /* 320 rows: three query tiles, one chunk */
+        {"levels:1,6_1500,100", 4, 4, 64, 1000, 0},   /* D = 64: 1000 > its 640-token ring */
+        {"levels:2,24_1200,70", 16, 2, 128, 512, 0},  /* two roots, GQA 8: 96 rows per root */
+        {"levels:1,50_3000,40", 8, 2, 128, 1024, 7},  /* the root's queries cut into chunks of 7 */
+        {"levels:1,4,16_900,300,20", 8, 8, 64, 4096, 0},
+    };
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+        if (quick && i % 2) continue;
+        deft_case c;
+        if (gen(cases[i].spec, cases[i].hq, cases[i].hkv, cases[i].d, i % 2 ? DEFT_BF16 : DEFT_F16, 11, &c))
+            continue;
+        deft_options opt = {cases[i].chunk, cases[i].cq, 0};
+        check_case(&c, &opt, P_BOTH, i < 2, i < 2, 0);
+        deft_case_free(&c);
+    }
+}
+
 /* ---- non-finite inputs: NaN / Inf in tokens some queries see and others do not ---- */
 static void nonfinite(void)
 {
-    for (int k = 0; k < 4; k++) {
-        /* a chain of prefill nodes: each token is hidden from the queries before it */
-        int64_t n = 3;
+    for (int k = 0; k < 5; k++) {
+        /* a chain of prefill nodes: each token is hidden from the queries before it; k = 4: the
+         * first node 700 tokens longer and chunks of 1024 (streamed, D = 128) */
+        int64_t n = 3, extra = k == 4 ? 700 : 0;
         deft_case c;
         deft_diag diag;
         if (deft_case_init(&c, n, 0, &diag) != DEFT_OK) continue;
         snprintf(c.workload, sizeof c.workload, "nonfinite:%d", k);
-        int64_t lens[3] = {150, 90, 200};
+        int64_t lens[3] = {150 + extra, 90, 200}, total = 440 + extra;
         for (int64_t i = 0; i < n; i++) {
             c.parent[i] = i - 1;
             c.kv_len[i] = lens[i];
             c.q_len[i] = lens[i] - (i == 0 ? 100 : 0);
         }
-        c.problem.tree.total_kv = 440;
+        c.problem.tree.total_kv = total;
         deft_dtype dt = k % 2 ? DEFT_BF16 : DEFT_F16;
-        int64_t d = k < 2 ? 128 : 64;
+        int64_t d = k < 2 || k == 4 ? 128 : 64;
         c.problem.shape = (deft_shape){8, 2, d, 0.0, dt};
         if (deft_case_alloc_data(&c, &diag) != DEFT_OK) {
             deft_case_free(&c);
             continue;
         }
         uint64_t r = 99 + (uint64_t)k;
-        size_t nq = (size_t)deft_tree_total_q(&c.problem.tree) * 8 * (size_t)d, nkv = 440 * 2 * (size_t)d;
+        size_t nq = (size_t)deft_tree_total_q(&c.problem.tree) * 8 * (size_t)d, nkv = (size_t)total * 2 * (size_t)d;
         for (int which = 0; which < 3; which++) {
             uint16_t *dst = which == 0 ? c.q : which == 1 ? c.k : c.v;
             size_t cnt = which == 0 ? nq : nkv;
@@ -395,13 +424,17 @@ static void nonfinite(void)
         uint16_t inf = dt == DEFT_F16 ? 0x7c00 : 0x7f80, nan = dt == DEFT_F16 ? 0x7e00 : 0x7fc0;
         uint16_t *K = c.k, *V = c.v, *Q = c.q;
         /* row 170 (node 1, token 20), KV head 0: V = +Inf; row 330 (node 2, token 90) K = NaN in
-         * head 1; row 439 (the last token) V = -Inf in every head; one query element NaN */
-        V[(170 * 2 + 0) * (size_t)d + 5] = inf;
-        K[(330 * 2 + 1) * (size_t)d + 1] = nan;
-        V[(439 * 2 + 0) * (size_t)d + 0] = (uint16_t)(inf | 0x8000);
-        V[(439 * 2 + 1) * (size_t)d + 9] = (uint16_t)(inf | 0x8000);
+         * head 1; row 439 (the last token) V = -Inf in every head; one query element NaN (rows
+         * past node 0 shifted by extra); k = 4: also V = +Inf at node 0's token 500, which its
+         * queries at tokens 100-499 do not see */
+        const size_t x = (size_t)extra;
+        V[((170 + x) * 2 + 0) * (size_t)d + 5] = inf;
+        K[((330 + x) * 2 + 1) * (size_t)d + 1] = nan;
+        V[((439 + x) * 2 + 0) * (size_t)d + 0] = (uint16_t)(inf | 0x8000);
+        V[((439 + x) * 2 + 1) * (size_t)d + 9] = (uint16_t)(inf | 0x8000);
+        if (k == 4) V[(500 * 2 + 0) * (size_t)d + 7] = inf;
         Q[(size_t)(10 * 8 + 3) * (size_t)d + 2] = nan;
-        deft_options opt = {k == 3 ? 64 : 0, 0, 0};
+        deft_options opt = {k == 3 ? 64 : k == 4 ? 1024 : 0, 0, 0};
         check_case(&c, &opt, P_BOTH, 1, 0, 1);
         deft_case_free(&c);
     }
@@ -463,6 +496,11 @@ static void api(void)
         dp.q = dq, dp.k = dk, dp.v = dv;
         expect(deft_gpu_run_device(&dp, &plan, dw, dws, ws - 1, dout, dlse, stream, &diag) == DEFT_ERR_ARG,
                "a workspace one byte short is DEFT_ERR_ARG");
+        deft_problem mis = dp;
+        mis.k = (const char *)dk + 2; /* element-aligned, not 16-byte aligned */
+        expect(deft_gpu_run_device(&mis, &plan, dw, dws, ws, dout, dlse, stream, &diag) == DEFT_ERR_ARG &&
+                   strstr(diag.message, "16-byte aligned"),
+               "a K pointer off 16-byte alignment is DEFT_ERR_ARG");
         deft_reference ref;
         deft_reference_compute(p, &ref, &diag);
         float *o = malloc(nq * 4), *lse = malloc(nl * 4);
@@ -482,7 +520,8 @@ static void api(void)
         }
         free(o), free(lse);
         deft_reference_free(&ref);
-        /* a plan whose chunks are longer than version 2 holds */
+        /* a plan of 1000-token chunks: longer than the ring at D = 128 (streamed), and longer
+         * than version 2 takes at D = 256 (its chunks stay resident: 128 tokens) */
         deft_plan big;
         deft_options bo = {1000, 0, 0};
         if (deft_plan_build(&p->tree, &bo, &big, &diag) == DEFT_OK) {
@@ -490,9 +529,31 @@ static void api(void)
             void *bw = NULL, *bwk = NULL;
             if (cudaMalloc(&bw, big.n_words * 4) == cudaSuccess && cudaMalloc(&bwk, bws) == cudaSuccess &&
                 cudaMemcpy(bw, big.words, big.n_words * 4, cudaMemcpyHostToDevice) == cudaSuccess) {
+                deft_reference ref;
+                deft_reference_compute(p, &ref, &diag);
+                cudaMemsetAsync(dout, 0xff, nq * 4, stream);
+                cudaMemsetAsync(dlse, 0xff, nl * 4, stream);
                 deft_status st = deft_gpu_run_device(&dp, &big, bw, bwk, bws, dout, dlse, stream, &diag);
-                expect(st == DEFT_ERR_UNSUPPORTED && strstr(diag.message, "chunk_tokens"),
-                       "chunks longer than shared memory holds are DEFT_ERR_UNSUPPORTED");
+                float *o = malloc(nq * 4), *lse = malloc(nl * 4);
+                int got = st == DEFT_OK && o && lse && cudaStreamSynchronize(stream) == cudaSuccess &&
+                          cudaMemcpy(o, dout, nq * 4, cudaMemcpyDeviceToHost) == cudaSuccess &&
+                          cudaMemcpy(lse, dlse, nl * 4, cudaMemcpyDeviceToHost) == cudaSuccess;
+                deft_report rep;
+                rep.pass = 0;
+                if (got) deft_compare(&ref, o, lse, NULL, &rep, &diag);
+                expect(got && rep.pass, "1000-token chunks (streamed through the ring) match the reference");
+                free(o), free(lse);
+                deft_reference_free(&ref);
+                deft_problem wide = dp; /* refused before any kernel reads the (D = 128) buffers */
+                wide.shape.d = 256;
+                size_t ws256 = deft_gpu_workspace_size(&big, &wide.shape);
+                void *wk256 = NULL;
+                if (cudaMalloc(&wk256, ws256) == cudaSuccess) {
+                    st = deft_gpu_run_device(&wide, &big, bw, wk256, ws256, dout, dlse, stream, &diag);
+                    expect(st == DEFT_ERR_UNSUPPORTED && strstr(diag.message, "chunk_tokens"),
+                           "chunks longer than version 2 takes (D = 256: 128) are DEFT_ERR_UNSUPPORTED");
+                    cudaFree(wk256);
+                }
                 st = deft_gpu_simple_run_device(&dp, &big, bw, bwk, bws, dout, dlse, stream, &diag);
                 expect(st == DEFT_OK && cudaStreamSynchronize(stream) == cudaSuccess,
                        "gpu-simple takes any chunk length");
@@ -537,14 +598,17 @@ int main(int argc, char **argv)
         random_forests(12, 1);
         nonfinite();
         levels();
+        streamed(1);
     } else if (quick) {
         random_forests(seeds < 40 ? seeds : 40, 1);
         nonfinite();
         workloads(0, 1);
+        streamed(1);
     } else {
         random_forests(seeds, 1);
         nonfinite();
         levels();
+        streamed(0);
         workloads(full_shape, 0);
         stress(n_stress, 1000);
     }
