@@ -731,6 +731,10 @@ partial_kernel(const deft_gpu_args a, const int nslot, const __grid_constant__ C
 
             /* first pass: wait for a tile, zero its non-finite V values, publish it; one tile at a
              * time (compute overlaps the later tiles' arrival) unless the item is split */
+            /* whether landing tile t writes to it (the scan, or V past the chunk's end): only then
+             * must the block wait for every thread's writes; else with the tensor copies each
+             * thread's own wait on the slot's barrier makes the tile visible to it (block-uniform) */
+            auto touched = [&](int t) { return scan || (t + 1) * TK > cur.len; };
             auto land = [&](int slot, uint32_t par, int t) {
                 T *vslot = ring + (size_t)slot * 2 * TK * S + TK * S;
                 mbar_wait(smem_addr(&bars[slot]), par);
@@ -742,7 +746,8 @@ partial_kernel(const deft_gpu_args a, const int nslot, const __grid_constant__ C
                         zero_nonfinite<T>(reinterpret_cast<uint4 *>(vslot + i * 8));
                 /* the tile, written by the copies and the scan, is read next by the tensor cores
                  * (the async proxy); the barrier after land orders it for the other threads */
-                if (WG) asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+                if constexpr (WG)
+                    if (touched(t)) asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
             };
             if (qt == cur.qt0 && K > 1) { /* resident: cur.ntiles <= nslot */
                 for (int t = 0, slot = cur.slot0; t < cur.ntiles; t++, slot++)
@@ -756,7 +761,11 @@ partial_kernel(const deft_gpu_args a, const int nslot, const __grid_constant__ C
                 const T *kslot = ring + (size_t)slot * 2 * TK * S, *vslot = kslot + TK * S;
                 if (qt == cur.qt0 && K == 1) {
                     land(slot, (uint32_t)cur.par0 ^ (((cur.slot0 + t) / nslot) & 1), t);
-                    __syncthreads();
+                    if constexpr (WG) {
+                        if (touched(t)) __syncthreads();
+                    } else {
+                        __syncthreads();
+                    }
                 }
                 if (gactive && tk == kpart && t * TK < wvis) {
                     if constexpr (WG) {
