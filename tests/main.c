@@ -14,6 +14,7 @@ int main(void)
     srunner_add_suite(sr, io_suite());
     srunner_add_suite(sr, plan_suite());
     srunner_add_suite(sr, cpu_suite());
+    srunner_add_suite(sr, gpuhost_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

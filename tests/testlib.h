@@ -43,5 +43,6 @@ Suite *gen_suite(void);
 Suite *io_suite(void);
 Suite *plan_suite(void);
 Suite *cpu_suite(void);
+Suite *gpuhost_suite(void);
 
 #endif

@@ -1,0 +1,135 @@
+/* test_gpuhost.c: the GPU path's host arithmetic (gpu/gpu_common.c), which is built and used with
+ * or without CUDA, so it is tested here, on every machine: the chunk limits per shape, the ring's
+ * slots, the workspace (its list of work units must hold the most units any plan can have: one
+ * per 128-row query tile of every chunk, when every chunk streams), and the chunk-size choice. */
+#include <stdint.h>
+
+#include "testlib.h"
+#include "../gpu/gpu_geom.h"
+
+int deft_gpu_ring_slots(const deft_shape *s); /* gpu/gpu_common.c, internal */
+
+static deft_shape shape(int64_t hq, int64_t hkv, int64_t d, deft_dtype dt)
+{
+    deft_shape s = {hq, hkv, d, 0.0, dt};
+    return s;
+}
+
+START_TEST(chunk_limits_per_shape)
+{
+    deft_shape s128 = shape(32, 8, 128, DEFT_F16), s64 = shape(8, 2, 64, DEFT_BF16);
+    deft_shape s256 = shape(4, 4, 256, DEFT_F16), f32 = shape(32, 8, 128, DEFT_F32);
+    deft_shape d96 = shape(8, 2, 96, DEFT_F16);
+    /* the ring: 227 KiB less the query tile and the split scratch, in 64-token slots */
+    ck_assert_int_eq(deft_gpu_ring_slots(&s128), 4);
+    ck_assert_int_eq(deft_gpu_ring_slots(&s64), 10);
+    ck_assert_int_eq(deft_gpu_ring_slots(&s256), 2);
+    ck_assert_int_eq(deft_gpu_ring_slots(&f32), 0);
+    /* D <= 128 streams chunks longer than the ring; D = 256 keeps them resident */
+    ck_assert_int_eq(deft_gpu_max_chunk_tokens(&s128), DEFT_GPU_MAX_CHUNK);
+    ck_assert_int_eq(deft_gpu_max_chunk_tokens(&s64), DEFT_GPU_MAX_CHUNK);
+    ck_assert_int_eq(deft_gpu_max_chunk_tokens(&s256), 2 * DEFT_GPU_TILE);
+    ck_assert_int_eq(deft_gpu_max_chunk_tokens(&f32), 0);
+    ck_assert_int_eq(deft_gpu_max_chunk_tokens(&d96), 0);
+}
+END_TEST
+
+static size_t up256(size_t x)
+{
+    return (x + 255u) & ~(size_t)255u;
+}
+
+/* Workspace of plan p for shape s against the most units p can have, counted from the plan
+ * itself: every chunk of more than 16 rows streamed, one unit per 128-row query tile. */
+static void check_workspace(const deft_plan *p, const deft_shape *s, const char *what)
+{
+    size_t ws = deft_gpu_workspace_size(p, s);
+    ck_assert_msg(ws > 0, "%s: workspace 0", what);
+    int64_t g = s->hq / s->hkv, units = 0;
+    for (int32_t c = 0; c < p->n_chunks; c++) {
+        int64_t rows = (int64_t)(p->pair_start[c + 1] - p->pair_start[c]) * g;
+        if (rows > DEFT_GPU_SMALL_ROWS) units += (rows + DEFT_GPU_QROWS - 1) / DEFT_GPU_QROWS;
+    }
+    size_t rows = (size_t)p->n_pairs * (size_t)s->hq;
+    size_t fixed = up256(rows * (size_t)s->d * 4u) + up256(rows * 4u) + 256u;
+    ck_assert_msg(ws >= fixed + (size_t)units * 8u,
+                  "%s: workspace %zu < partials and counters %zu + %lld units of 8 bytes", what, ws,
+                  fixed, (long long)units);
+}
+
+START_TEST(workspace_holds_every_unit)
+{
+    /* many chunks of few rows and few chunks of many rows, GQA 1 to 8, several chunk sizes */
+    static const char *specs[] = {"levels:1,10_4096,416", "levels:1,64_300,17", "levels:64_33",
+                                  "tot", "specdec", "random:5", "random:17"};
+    static const int64_t heads[][2] = {{8, 8}, {8, 1}, {16, 2}, {32, 8}};
+    static const int64_t cts[] = {7, 64, 1000, 8192};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
+        for (int h = 0; h < 4; h++) {
+            deft_gen_options go;
+            deft_case c;
+            deft_diag d;
+            deft_gen_options_default(&go);
+            go.hq = heads[h][0], go.hkv = heads[h][1], go.d = 64, go.dtype = DEFT_F16;
+            ck_assert_msg(deft_generate(specs[i], &go, &c, &d) == DEFT_OK, "%s: %s", specs[i], d.message);
+            for (int k = 0; k < 4; k++) {
+                deft_options o = {cts[k], k == 1 ? 3 : 0, 0};
+                deft_plan p;
+                ck_assert(deft_plan_build(&c.problem.tree, &o, &p, &d) == DEFT_OK);
+                check_workspace(&p, &c.problem.shape, specs[i]);
+                deft_plan_free(&p);
+            }
+            deft_case_free(&c);
+        }
+}
+END_TEST
+
+START_TEST(workspace_overflow_is_zero)
+{
+    /* counts and shape only: the sizes must not wrap */
+    deft_plan p;
+    memset(&p, 0, sizeof p);
+    p.n_pairs = INT32_MAX, p.n_chunks = INT32_MAX;
+    deft_shape s = shape((int64_t)1 << 40, 1, (int64_t)1 << 20, DEFT_F16);
+    ck_assert_uint_eq(deft_gpu_workspace_size(&p, &s), 0);
+    s = shape(32, 8, (int64_t)1 << 40, DEFT_F16);
+    ck_assert_uint_eq(deft_gpu_workspace_size(&p, &s), 0);
+    ck_assert_uint_eq(deft_gpu_workspace_size(NULL, &s), 0);
+    p.n_pairs = 0;
+    ck_assert_uint_eq(deft_gpu_workspace_size(&p, &s), 0);
+}
+END_TEST
+
+START_TEST(chosen_chunk_is_a_candidate_that_fits)
+{
+    const char *const *names = deft_workload_names();
+    static const int64_t dims[] = {64, 128, 256};
+    for (int w = 0; names[w]; w++)
+        for (int k = 0; k < 3; k++) {
+            deft_gen_options go;
+            deft_case c;
+            deft_diag d;
+            deft_gen_options_default(&go);
+            go.hq = 8, go.hkv = 2, go.d = dims[k], go.dtype = DEFT_BF16;
+            ck_assert(deft_generate(names[w], &go, &c, &d) == DEFT_OK);
+            int64_t ct = deft_gpu_choose_chunk_tokens(&c.problem.tree, &c.problem.shape);
+            int64_t cap = deft_gpu_max_chunk_tokens(&c.problem.shape);
+            ck_assert_msg(ct >= 64 && ct <= cap && (ct & (ct - 1)) == 0, "%s D %lld: chunk %lld (cap %lld)",
+                          names[w], (long long)dims[k], (long long)ct, (long long)cap);
+            deft_case_free(&c);
+        }
+}
+END_TEST
+
+Suite *gpuhost_suite(void)
+{
+    Suite *s = suite_create("gpuhost");
+    TCase *tc = tcase_create("arithmetic");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, chunk_limits_per_shape);
+    tcase_add_test(tc, workspace_holds_every_unit);
+    tcase_add_test(tc, workspace_overflow_is_zero);
+    tcase_add_test(tc, chosen_chunk_is_a_candidate_that_fits);
+    suite_add_tcase(s, tc);
+    return s;
+}
