@@ -391,9 +391,9 @@ __device__ __forceinline__ int chunk_units(const deft_gpu_args &a, int c)
  * lane / 4 + 8 of those 16 and columns 2 (lane % 4) + {0, 1} of every 8-wide n-tile. */
 template <int D, typename T>
 __global__ void __launch_bounds__(NTHREADS, 1)
-partial_kernel(const deft_gpu_args a, const int nslot, const __grid_constant__ CUtensorMap tmk,
-               const __grid_constant__ CUtensorMap tmv)
+partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, const __grid_constant__ CUtensorMap tmv)
 {
+    const int nslot = a.nslot;
     constexpr int S = D + PAD;       /* shared row stride, elements */
     constexpr int CPR = D / 8;       /* 16-byte pieces per row */
     constexpr bool QREGS = D <= DEFT_GPU_QREGS_MAX_D; /* Q fragments stay in registers for the whole query tile */
@@ -731,14 +731,18 @@ partial_kernel(const deft_gpu_args a, const int nslot, const __grid_constant__ C
 
             /* first pass: wait for a tile, zero its non-finite V values, publish it; one tile at a
              * time (compute overlaps the later tiles' arrival) unless the item is split */
-            /* whether landing tile t writes to it (the scan, or V past the chunk's end): only then
-             * must the block wait for every thread's writes; else with the tensor copies each
-             * thread's own wait on the slot's barrier makes the tile visible to it (block-uniform) */
-            auto touched = [&](int t) { return scan || (t + 1) * TK > cur.len; };
-            auto land = [&](int slot, uint32_t par, int t) {
+            /* whether tile t runs past the chunk's end, and whether landing writes to it (that, or
+             * the scan): only then must the block wait for every thread's writes; else with the
+             * tensor copies each thread's own wait on the slot's barrier makes the tile visible to
+             * it (block-uniform) */
+            auto tail = [&](int t) { return (t + 1) * TK > cur.len; };
+            auto touched = [&](int t) { return scan || tail(t); };
+            /* tile t lives in ring slot (slot0 + t) % nslot, whose barrier is in phase
+             * par0 ^ ((slot0 + t) / nslot) % 2 (a streamed chunk wraps the ring several times) */
+            auto land = [&](int slot, int t) {
                 T *vslot = ring + (size_t)slot * 2 * TK * S + TK * S;
-                mbar_wait(smem_addr(&bars[slot]), par);
-                if (WG && (t + 1) * TK > cur.len) /* rows past the chunk's end: V = 0 (P is 0 there) */
+                mbar_wait(smem_addr(&bars[slot]), (uint32_t)cur.par0 ^ (((cur.slot0 + t) / nslot) & 1));
+                if (WG && tail(t)) /* rows past the chunk's end: V = 0 (P is 0 there) */
                     for (int i = tid; i < TK * CPR; i += NTHREADS) /* 16-byte piece i is in row (i / 8) % TK */
                         if ((i >> 3) % TK >= cur.len - t * TK) *reinterpret_cast<uint4 *>(vslot + i * 8) = make_uint4(0, 0, 0, 0);
                 if (scan)
@@ -750,17 +754,14 @@ partial_kernel(const deft_gpu_args a, const int nslot, const __grid_constant__ C
                     if (touched(t)) asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
             };
             if (qt == cur.qt0 && K > 1) { /* resident: cur.ntiles <= nslot */
-                for (int t = 0, slot = cur.slot0; t < cur.ntiles; t++, slot++)
-                    land(slot < nslot ? slot : slot - nslot, (uint32_t)cur.par0 ^ (slot >= nslot), t);
+                for (int t = 0; t < cur.ntiles; t++) land((cur.slot0 + t) % nslot, t);
                 __syncthreads();
             }
-            /* tile t lives in ring slot (slot0 + t) % nslot, whose barrier is in phase
-             * par0 ^ ((slot0 + t) / nslot) % 2 (a streamed chunk wraps the ring several times) */
-            int slot = cur.slot0, tk = 0;
+            int slot = cur.slot0, tk = 0; /* (slot0 + t) % nslot */
             for (int t = 0; t < cur.ntiles; t++) {
                 const T *kslot = ring + (size_t)slot * 2 * TK * S, *vslot = kslot + TK * S;
                 if (qt == cur.qt0 && K == 1) {
-                    land(slot, (uint32_t)cur.par0 ^ (((cur.slot0 + t) / nslot) & 1), t);
+                    land(slot, t);
                     if constexpr (WG) {
                         if (touched(t)) __syncthreads();
                     } else {
@@ -1249,7 +1250,7 @@ int forced_qpu(void)
  * after it (its block 0 waits), so the reduction that follows, waiting for the small kernel,
  * waits for all. */
 template <int D, typename T>
-cudaError_t launch_dt(const deft_gpu_args *a, int nslot, size_t smem, const CUtensorMap *maps, cudaStream_t stream)
+cudaError_t launch_dt(const deft_gpu_args *a, size_t smem, const CUtensorMap *maps, cudaStream_t stream)
 {
     const size_t small_smem = (size_t)4 * 2 * 2 * DEFT_GPU_SMALL_TILE * (D + PAD) * sizeof(T);
     cudaError_t e = cudaFuncSetAttribute(partial_kernel<D, T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -1262,21 +1263,21 @@ cudaError_t launch_dt(const deft_gpu_args *a, int nslot, size_t smem, const CUte
     const unsigned items = (unsigned)a->n_chunks * (unsigned)a->hkv;       /* small kernel: per chunk */
     const unsigned big_items = (unsigned)a->unit_cap * (unsigned)a->hkv;   /* at least the large items */
     e = launch_pdl(partial_kernel<D, T>, (unsigned)grid_blocks((int)big_items), NTHREADS, smem, stream, *a,
-                   nslot, maps[0], maps[1]);
+                   maps[0], maps[1]);
     if (e == cudaSuccess) e = launch_pdl(small_kernel<D, T>, items, 128, small_smem, stream, *a);
     return e == cudaSuccess ? cudaGetLastError() : e;
 }
 
 template <typename T>
-cudaError_t launch_t(const deft_gpu_args *a, int nslot, size_t smem, const CUtensorMap *maps, cudaStream_t stream)
+cudaError_t launch_t(const deft_gpu_args *a, size_t smem, const CUtensorMap *maps, cudaStream_t stream)
 {
-    if (a->d == 64) return launch_dt<64, T>(a, nslot, smem, maps, stream);
-    if (a->d == 128) return launch_dt<128, T>(a, nslot, smem, maps, stream);
-    return launch_dt<256, T>(a, nslot, smem, maps, stream);
+    if (a->d == 64) return launch_dt<64, T>(a, smem, maps, stream);
+    if (a->d == 128) return launch_dt<128, T>(a, smem, maps, stream);
+    return launch_dt<256, T>(a, smem, maps, stream);
 }
 
 /* The tensor maps of K and V (total_kv, hkv, d) for the wgmma kernels' copies: boxes of 64
- * tokens x 8 elements of one KV head (issue_tile). Built per run on the host (a few us of CPU,
+ * tokens x 64 elements of one KV head in the 128-byte swizzle (issue_tile). Built per run on the host (a few us of CPU,
  * no device work); the driver's encoder is found through the runtime, so nothing links -lcuda. */
 deft_status kv_maps(const deft_problem *p, CUtensorMap maps[2], deft_diag *diag)
 {
@@ -1381,8 +1382,8 @@ extern "C" deft_status deft_gpu_run_device(const deft_problem *p, const deft_pla
     a.qpu = deft_gpu_units(plan, &p->shape, forced_qpu(), NULL);
     a.nslot = nslot;
     cudaStream_t stream = (cudaStream_t)cuda_stream;
-    cudaError_t e = a.dtype == DEFT_F16 ? launch_t<__half>(&a, nslot, smem, maps, stream)
-                                        : launch_t<__nv_bfloat16>(&a, nslot, smem, maps, stream);
+    cudaError_t e = a.dtype == DEFT_F16 ? launch_t<__half>(&a, smem, maps, stream)
+                                        : launch_t<__nv_bfloat16>(&a, smem, maps, stream);
     if ((st = deft_gpu_cuda(e, "gpu: partial kernel launch", diag)) != DEFT_OK) return st;
     return deft_gpu_reduce_launch(&a, stream, diag);
 }

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 int deft_gpu_units(const deft_plan *p, const deft_shape *s, int force, double *model_us);
+size_t deft_gpu_unit_cap(const deft_plan *p, int64_t g);
 
 static int fast_shape(const deft_shape *s)
 {
@@ -143,6 +144,13 @@ static size_t align256(size_t x)
     return (x + 255u) & ~(size_t)255u;
 }
 
+size_t deft_gpu_unit_cap(const deft_plan *p, int64_t g)
+{
+    size_t rows; /* one unit per 128-row query tile at most: sum of ceil(rows_c / 128) */
+    if (deft_mul_size(p->n_pairs, g > 0 ? g : 1, &rows)) return 0;
+    return rows / DEFT_GPU_QROWS + (size_t)p->n_chunks + 1;
+}
+
 size_t deft_gpu_workspace_size(const deft_plan *plan, const deft_shape *s)
 {
     if (!plan || !s || plan->n_pairs <= 0 || s->hq < 1 || s->d < 1) return 0;
@@ -151,11 +159,8 @@ size_t deft_gpu_workspace_size(const deft_plan *plan, const deft_shape *s)
         return 0;
     if (elems > ((size_t)-1 - 8192) / 16) return 0;
     /* + version 2's counters (256 bytes) and its list of units of large chunks, (chunk, j) int32
-     * pairs: at most one per query tile of a chunk, so at most n_chunks + n_pairs * g / 128 */
-    int64_t g = s->hkv > 0 ? s->hq / s->hkv : 0;
-    size_t units;
-    if (deft_mul_size(plan->n_pairs, g > 0 ? g : 1, &units)) return 0;
-    units = units / DEFT_GPU_QROWS + (size_t)plan->n_chunks + 1;
-    if (units > ((size_t)-1 - 4096 - elems * sizeof(float) - rows * sizeof(float)) / 8) return 0;
+     * pairs (deft_gpu_unit_cap of them) */
+    size_t units = deft_gpu_unit_cap(plan, s->hkv > 0 ? s->hq / s->hkv : 0);
+    if (!units || units > ((size_t)-1 - 4096 - elems * sizeof(float) - rows * sizeof(float)) / 8) return 0;
     return align256(elems * sizeof(float)) + align256(rows * sizeof(float)) + 256 + align256(units * 8u);
 }

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gpu_geom.h"
 #include "gpu_internal.h"
 
 deft_status deft_gpu_cuda(cudaError_t e, const char *what, deft_diag *diag)
@@ -80,9 +79,9 @@ deft_status deft_gpu_args_fill(const deft_problem *p, const deft_plan *plan,
     memset(a, 0, sizeof *a);
     if (tq == 0) return DEFT_OK; /* nothing to compute */
     int64_t g = s->hq / s->hkv;
-    const int64_t unit_cap = (int64_t)plan->n_chunks + (int64_t)plan->n_pairs * g / DEFT_GPU_QROWS + 1;
+    const size_t unit_cap = deft_gpu_unit_cap(plan, g);
     if (s->hkv > 65535 || (int64_t)plan->max_chunk_pairs * g > INT32_MAX || s->hq > INT32_MAX ||
-        (int64_t)plan->n_chunks * s->hkv > INT32_MAX || unit_cap * s->hkv > INT32_MAX ||
+        (int64_t)plan->n_chunks * s->hkv > INT32_MAX || !unit_cap || unit_cap > (size_t)(INT32_MAX / s->hkv) ||
         tq * s->hq / 8 + 1 > INT32_MAX || s->d > INT32_MAX) {
         deft_diag_set(diag, DEFT_ERR_UNSUPPORTED, -1,
                       "%s: shape past the launch limits (hkv %lld, rows per chunk %lld, rows %lld)", who,

@@ -26,7 +26,7 @@ typedef struct deft_gpu_args {
                         (all of them when qpu == 0), query tile j of a streamed one
                         (deft_gpu_units); room for unit_cap */
     int32_t n_chunks, n_queries, max_chunk_len, max_chunk_pairs;
-    int32_t unit_cap; /* n_chunks + n_pairs * group / QROWS + 1: no plan has more units */
+    int32_t unit_cap; /* deft_gpu_unit_cap: no plan has more units */
     int hq, hkv, group, d;
     int qpu;   /* version 2: query tiles per unit of a resident chunk (0: one unit per chunk) */
     int nslot; /* version 2: 64-token slots of the persistent kernel's ring; a chunk of more
@@ -75,6 +75,9 @@ extern "C" int deft_gpu_units(const deft_plan *plan, const deft_shape *s, int fo
 /* Slots of version 2's ring for shape s (64 tokens each): as many as fit in shared memory beside
  * the query tile and the split scratch, at most DEFT_GPU_MAX_SLOTS; 0 for shapes it does not take. */
 extern "C" int deft_gpu_ring_slots(const deft_shape *s);
+/* The most work units (version 2's list) a plan with G = g query heads per KV head can have: one
+ * per 128-row query tile of every chunk, n_chunks + n_pairs g / 128 + 1; 0 on overflow. */
+extern "C" size_t deft_gpu_unit_cap(const deft_plan *p, int64_t g);
 
 /* DEFT_GPU_TRACE (a measurement build, e.g. `make build/bench_gpu NVFLAGS_EXTRA=-DDEFT_GPU_TRACE`):
  * the timeline of a run, as the earliest and latest %globaltimer (ns) at which any block passed
