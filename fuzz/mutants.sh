@@ -86,10 +86,15 @@ fuzz_plugin() {
 }
 
 # The saved input as a case; deft check --plugin must fail on it (exit 1).
+# The replay gives the input 16 times to one process: a run-dependent mutant (shuffled_order's
+# merge order follows a per-process call count) need not differ on a fresh process's first two
+# runs, as it did at the fuzzer's Nth; a deterministic failure stops at the first.
 reproduce() {
-    local name=$1 so=$2 case_dir=$outroot/$1.case why rc
+    local name=$1 so=$2 case_dir=$outroot/$1.case why rc i
+    local again=()
+    for i in $(seq 16); do again+=("$crash"); done
     why=$(ASAN_OPTIONS=$REPLAY_ASAN_OPTIONS DEFT_FUZZ_IMPLS=none DEFT_FUZZ_PLUGIN=$so \
-        "$FUZZ_BUILD/replay_differential" "$crash" 2>&1 | grep -m 1 'FAILURE' | sed 's/.*FAILURE: //')
+        "$FUZZ_BUILD/replay_differential" "${again[@]}" 2>&1 | grep -m 1 'FAILURE' | sed 's/.*FAILURE: //')
     echo "    why: ${why:-?}"
     rm -rf "$case_dir"
     if ! ASAN_OPTIONS=$REPLAY_ASAN_OPTIONS "$FUZZ_BUILD/tocase" "$crash" "$case_dir" >/dev/null; then
