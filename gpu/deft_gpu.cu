@@ -136,6 +136,15 @@ template <> struct ops<__nv_bfloat16> {
 {
     return wg_desc(addr, lbo, sbo) | (1ull << 62);
 }
+/* descriptor d moved by off 16-byte units: a 32-bit add to its start-address field (bits 0-13)
+ * alone, the high word unchanged. Shared addresses are below 232 448 bytes (14 528 units) and the
+ * steps below 1024 units, so the field never carries (a 64-bit add costs a carry chain per MMA) */
+[[maybe_unused]] __device__ __forceinline__ uint64_t wg_desc_add(uint64_t d, uint32_t off)
+{
+    uint64_t r;
+    asm("mov.b64 %0, {%1, %2};" : "=l"(r) : "r"((uint32_t)d + off), "r"((uint32_t)(d >> 32)));
+    return r;
+}
 __device__ __forceinline__ void wg_fence()
 {
 #if DEFT_WGMMA
@@ -736,34 +745,40 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
              * tensor copies each thread's own wait on the slot's barrier makes the tile visible to
              * it (block-uniform) */
             auto tail = [&](int t) { return (t + 1) * TK > cur.len; };
-            auto touched = [&](int t) { return scan || tail(t); };
             /* tile t lives in ring slot (slot0 + t) % nslot, whose barrier is in phase
-             * par0 ^ ((slot0 + t) / nslot) % 2 (a streamed chunk wraps the ring several times) */
-            auto land = [&](int slot, int t) {
-                T *vslot = ring + (size_t)slot * 2 * TK * S + TK * S;
-                mbar_wait(smem_addr(&bars[slot]), (uint32_t)cur.par0 ^ (((cur.slot0 + t) / nslot) & 1));
-                if (WG && tail(t)) /* rows past the chunk's end: V = 0 (P is 0 there) */
-                    for (int i = tid; i < TK * CPR; i += NTHREADS) /* 16-byte piece i is in row (i / 8) % TK */
-                        if ((i >> 3) % TK >= cur.len - t * TK) *reinterpret_cast<uint4 *>(vslot + i * 8) = make_uint4(0, 0, 0, 0);
-                if (scan)
-                    for (int i = tid; i < TK * CPR; i += NTHREADS) /* either layout: V is TK * D elements */
-                        zero_nonfinite<T>(reinterpret_cast<uint4 *>(vslot + i * 8));
-                /* the tile, written by the copies and the scan, is read next by the tensor cores
-                 * (the async proxy); the barrier after land orders it for the other threads */
-                if constexpr (WG)
-                    if (touched(t)) asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+             * par0 ^ ((slot0 + t) / nslot) % 2 (a streamed chunk wraps the ring several times):
+             * the callers keep slot and phase as they go (a division per tile was ~7% of wide's
+             * stall samples, on the path from one tile to the next). Landing writes to the tile
+             * (touched) when it runs past the chunk's end or the item's tiles are scanned. */
+            auto land = [&](int slot, uint32_t phase, int t, bool touched) {
+                mbar_wait(smem_addr(&bars[slot]), phase);
+                if (touched) { /* block-uniform */
+                    T *vslot = ring + (size_t)slot * 2 * TK * S + TK * S;
+                    if (WG && tail(t)) /* rows past the chunk's end: V = 0 (P is 0 there) */
+                        for (int i = tid; i < TK * CPR; i += NTHREADS) /* 16-byte piece i is in row (i / 8) % TK */
+                            if ((i >> 3) % TK >= cur.len - t * TK) *reinterpret_cast<uint4 *>(vslot + i * 8) = make_uint4(0, 0, 0, 0);
+                    if (scan)
+                        for (int i = tid; i < TK * CPR; i += NTHREADS) /* either layout: V is TK * D elements */
+                            zero_nonfinite<T>(reinterpret_cast<uint4 *>(vslot + i * 8));
+                    /* the tile, written by the copies and the scan, is read next by the tensor
+                     * cores (the async proxy); the barrier after land orders it for the others */
+                    if constexpr (WG) asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+                }
             };
-            if (qt == cur.qt0 && K > 1) { /* resident: cur.ntiles <= nslot */
-                for (int t = 0; t < cur.ntiles; t++) land((cur.slot0 + t) % nslot, t);
+            if (qt == cur.qt0 && K > 1) { /* resident: cur.ntiles <= nslot, so one wrap at most */
+                for (int t = 0, sl = cur.slot0; t < cur.ntiles; t++, sl = sl + 1 == nslot ? 0 : sl + 1)
+                    land(sl, (uint32_t)cur.par0 ^ (cur.slot0 + t >= nslot), t, scan || tail(t));
                 __syncthreads();
             }
-            int slot = cur.slot0, tk = 0; /* (slot0 + t) % nslot */
+            int slot = cur.slot0, tk = 0;     /* (slot0 + t) % nslot */
+            uint32_t phase = (uint32_t)cur.par0; /* its barrier's phase */
             for (int t = 0; t < cur.ntiles; t++) {
                 const T *kslot = ring + (size_t)slot * 2 * TK * S, *vslot = kslot + TK * S;
                 if (qt == cur.qt0 && K == 1) {
-                    land(slot, t);
+                    const bool touched = scan || tail(t);
+                    land(slot, phase, t, touched);
                     if constexpr (WG) {
-                        if (touched(t)) __syncthreads();
+                        if (touched) __syncthreads();
                     } else {
                         __syncthreads();
                     }
@@ -784,7 +799,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
                         wg_fence();
 #pragma unroll
                         for (int kk = 0; kk < KD; kk++) /* + 2 core matrices along D per step */
-                            wg_qk<T>(s, qf[QREGS ? kk : 0], kd + (uint64_t)((kk >> 2) * TK * 8 + (kk & 3) * 2), kk > 0);
+                            wg_qk<T>(s, qf[QREGS ? kk : 0], wg_desc_add(kd, (kk >> 2) * TK * 8 + (kk & 3) * 2), kk > 0);
                         wg_commit();
                         wg_wait<0>();
                         reg_fence(s);
@@ -805,7 +820,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
                         wg_fence();
 #pragma unroll
                         for (int kt = 0; kt < TK / 16; kt++) /* + 2 token groups per step */
-                            wg_pv<T>(o, pa[kt], vd + (uint64_t)(kt * 128));
+                            wg_pv<T>(o, pa[kt], wg_desc_add(vd, kt * 128));
                         wg_commit();
                         wg_wait<0>();
                         reg_fence(o);
@@ -880,7 +895,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
                     if (own) issue_tile(cur, t + nslot);
                     else issue_tile(nxt, nxt_issued++);
                 }
-                if (++slot == nslot) slot = 0;
+                if (++slot == nslot) slot = 0, phase ^= 1;
                 if (++tk == K) tk = 0;
             }
 
