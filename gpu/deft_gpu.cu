@@ -294,14 +294,26 @@ __device__ __forceinline__ float ex2(float x)
  * zero): below that the weights exp2(s - m) stay at most 2^LAZY, far from any overflow in f32 and
  * in the 16-bit P, and the result is the same real number (O = sum p v / sum p and LSE = m +
  * log2 sum p hold for any reference m), without the 4 D / 8 products on most tiles.
- * On return s holds the weights exp2(s - m). */
+ * On return s holds the weights exp2(s - m). RAW (the wgmma path): s comes unscaled and scale2 is
+ * positive; the max is taken of s and scaled after (a positive product keeps the order, rounding
+ * included), and each weight is exp2(fma(s, scale2, -m)): one instruction a score fewer. */
 constexpr float LAZY = 8.0f;
-template <int NT, int ND>
+template <int NT, int ND, bool RAW = false>
 __device__ __forceinline__ void online_softmax(float (&s)[NT][4], float (&o)[ND][4], float (&m)[2],
                                                float (&l)[2], float scale2, bool full, bool fresh,
                                                int col0, int visA, int visB)
 {
-    if (full) {
+    if (RAW) { /* s stays unscaled (scale2 > 0): the max commutes with the product */
+        if (!full)
+#pragma unroll
+            for (int j = 0; j < NT; j++) {
+                const int col = col0 + j * 8;
+                s[j][0] = col < visA ? s[j][0] : -INFINITY;
+                s[j][1] = col + 1 < visA ? s[j][1] : -INFINITY;
+                s[j][2] = col < visB ? s[j][2] : -INFINITY;
+                s[j][3] = col + 1 < visB ? s[j][3] : -INFINITY;
+            }
+    } else if (full) {
 #pragma unroll
         for (int j = 0; j < NT; j++)
 #pragma unroll
@@ -329,6 +341,7 @@ __device__ __forceinline__ void online_softmax(float (&s)[NT][4], float (&o)[ND]
     tmB = fmaxf(tmB, __shfl_xor_sync(0xffffffffu, tmB, 1));
     tmA = fmaxf(tmA, __shfl_xor_sync(0xffffffffu, tmA, 2));
     tmB = fmaxf(tmB, __shfl_xor_sync(0xffffffffu, tmB, 2));
+    if (RAW) tmA *= scale2, tmB *= scale2;
     const float mnA = fmaxf(m[0], tmA), mnB = fmaxf(m[1], tmB);
     if (fresh) {
         m[0] = mnA, m[1] = mnB;
@@ -349,8 +362,13 @@ __device__ __forceinline__ void online_softmax(float (&s)[NT][4], float (&o)[ND]
     float sA[NT], sB[NT];
 #pragma unroll
     for (int j = 0; j < NT; j++) {
-        s[j][0] = ex2(s[j][0] - muA), s[j][1] = ex2(s[j][1] - muA);
-        s[j][2] = ex2(s[j][2] - muB), s[j][3] = ex2(s[j][3] - muB);
+        if (RAW) {
+            s[j][0] = ex2(fmaf(s[j][0], scale2, -muA)), s[j][1] = ex2(fmaf(s[j][1], scale2, -muA));
+            s[j][2] = ex2(fmaf(s[j][2], scale2, -muB)), s[j][3] = ex2(fmaf(s[j][3], scale2, -muB));
+        } else {
+            s[j][0] = ex2(s[j][0] - muA), s[j][1] = ex2(s[j][1] - muA);
+            s[j][2] = ex2(s[j][2] - muB), s[j][3] = ex2(s[j][3] - muB);
+        }
         sA[j] = s[j][0] + s[j][1], sB[j] = s[j][2] + s[j][3];
     }
 #pragma unroll
@@ -725,6 +743,14 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
                 if (gactive) {
 #pragma unroll
                     for (int kk = 0; kk < (QREGS ? KD : 1); kk++) ldsm_x4(qrow_addr + kk * 32, qf[kk]);
+                    /* wgmma path: the softmax takes unscaled scores and a positive scale (one
+                     * FFMA per score instead of a product and a difference); for a negative
+                     * scale, -Q (exact) turns S and the scale both around */
+                    if (WG && scale2 < 0.0f)
+#pragma unroll
+                        for (int kk = 0; kk < (QREGS ? KD : 1); kk++)
+#pragma unroll
+                            for (int x = 0; x < 4; x++) qf[kk][x] ^= 0x80008000u;
                 }
                 scan = __syncthreads_or(dirty); /* Q lives in registers now: fetch the next query tile behind it */
                 if (qnext == 1) q_copy(cur, qn);
@@ -803,7 +829,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
                         wg_commit();
                         wg_wait<0>();
                         reg_fence(s);
-                        online_softmax<NT, ND>(s, o, m, l, scale2, (t + 1) * TK <= wmin, fresh,
+                        online_softmax<NT, ND, true>(s, o, m, l, fabsf(scale2), (t + 1) * TK <= wmin, fresh,
                                                t * TK + 2 * (lane & 3), visA, visB);
                         fresh = false;
                         DEFT_TILE_STAMP(t, 1);

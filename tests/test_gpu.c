@@ -209,6 +209,28 @@ static void random_forests(int n_seeds, int first_seed)
     }
 }
 
+/* ---- explicit scales ----
+ * The generated cases all use the default scale 1/sqrt(D). A kernel may lean on its sign (the max
+ * of scaled scores is the scaled max only for a positive scale), so: a negative scale, a small
+ * and a large one, on every D of version 2, resident and streamed chunks (levels:), and chunks
+ * whose rows see fewer tokens than the tile holds (specdec's one-token nodes: masked tiles). */
+static void scales(void)
+{
+    static const double sc[] = {-0.3, 0.02, 1.5, -1.0};
+    static const int64_t ds[] = {64, 128, 256};
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 3; j++) {
+            deft_case c;
+            deft_options opt = {ds[j] == 256 ? 64 : (i % 2 ? 1000 : 128), 0, 0};
+            if (gen(i % 2 ? "levels:1,8_1500,40" : "specdec", 8, 2, ds[j], i % 2 ? DEFT_BF16 : DEFT_F16,
+                    (uint64_t)(11 + i), &c) != 0)
+                continue;
+            c.problem.shape.scale = sc[i];
+            check_case(&c, &opt, P_BOTH, j == 1, j == 1, 0);
+            deft_case_free(&c);
+        }
+}
+
 /* ---- big random topologies: the stress run ----
  * Up to 40 nodes in one of five styles, nodes up to 700 tokens (so several chunks and query tiles
  * per node), decode leaves, prefill nodes, queries in inner nodes, several roots, given offsets
@@ -599,16 +621,19 @@ int main(int argc, char **argv)
     if (sanitize) { /* small enough for racecheck: every kernel and path, few rows */
         random_forests(12, 1);
         nonfinite();
+        scales();
         levels();
         streamed(1);
     } else if (quick) {
         random_forests(seeds < 40 ? seeds : 40, 1);
         nonfinite();
+        scales();
         workloads(0, 1);
         streamed(1);
     } else {
         random_forests(seeds, 1);
         nonfinite();
+        scales();
         levels();
         streamed(0);
         workloads(full_shape, 0);
