@@ -1152,8 +1152,10 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
         const int slot = i & 1;
         const T *kslot = mine + slot * SLOT, *vslot = kslot + TS * S;
         asm volatile("cp.async.wait_group 1;\n" ::: "memory"); /* tile t is here (t + 4 may not be) */
-        for (int x = lane; x < TS * CPR; x += 32)
-            zero_nonfinite<T>(reinterpret_cast<uint4 *>(const_cast<T *>(vslot) + (x / CPR) * S + (x % CPR) * 8));
+        if (wmin < len) /* some row does not see every token: clean V (else a row that reads a
+                           non-finite value is unspecified anyway, and decode leaves skip this) */
+            for (int x = lane; x < TS * CPR; x += 32)
+                zero_nonfinite<T>(reinterpret_cast<uint4 *>(const_cast<T *>(vslot) + (x / CPR) * S + (x % CPR) * 8));
         __syncwarp();
         if (t * TS < wvis) {
             float s[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};

@@ -160,6 +160,19 @@ __global__ void __launch_bounds__(256) reduce_kernel(const deft_gpu_args a)
     cudaGridDependencySynchronize(); /* the partials of the previous kernel are complete */
     deft_trace(TR_REDUCE_WAITED);
     if (!live) return;
+    /* the first PRE partial rows' loads go out with the LSEs' (their addresses are known), not
+     * after the max and the weights: one trip to memory less on the chain of a row */
+    constexpr int PRE = VEC == 4 ? 8 : 0; /* (the scalar variants, odd d, would spill) */
+    const int n0 = min(32, r1 - r0);
+    V pre[PRE ? PRE : 1][NPL];
+#pragma unroll
+    for (int j = 0; j < PRE; j++) {
+        const int64_t ej = __shfl_sync(0xffffffffu, e_first, j);
+        const V *src = reinterpret_cast<const V *>(a.part_o + ej * d);
+#pragma unroll
+        for (int i = 0; i < NPL; i++)
+            if (j < n0 && VEC * (lane + 32 * i) < d) pre[j][i] = __ldg(src + lane + 32 * i);
+    }
     const float lse_first = r0 + lane < r1 ? __ldg(a.part_lse + e_first) : -INFINITY;
     float m = lse_first;
     for (int r = r0 + 32 + lane; r < r1; r += 32)
@@ -174,15 +187,26 @@ __global__ void __launch_bounds__(256) reduce_kernel(const deft_gpu_args a)
         const int r = base + lane, n = min(32, r1 - base);
         int64_t e = 0;
         float w = 0.0f;
-        if (base == r0) { /* the first 32 pairs were read above */
+        int j0 = 0;
+        if (base == r0) { /* the first 32 pairs were read above, the first PRE rows too */
             e = e_first;
             w = r < r1 ? expf(lse_first - m) : 0.0f;
+#pragma unroll
+            for (int j = 0; j < PRE; j++)
+                if (j < n) {
+                    const float wj = __shfl_sync(0xffffffffu, w, j);
+                    sum += wj;
+#pragma unroll
+                    for (int i = 0; i < NPL; i++)
+                        if (VEC * (lane + 32 * i) < d) vfma(acc[i], wj, pre[j][i]);
+                }
+            j0 = min(n, PRE);
         } else if (r < r1) {
             e = (int64_t)__ldg(a.red_pair + r) * a.hq + h;
             w = expf(__ldg(a.part_lse + e) - m);
         }
 #pragma unroll 8
-        for (int j = 0; j < n; j++) {
+        for (int j = j0; j < n; j++) {
             const float wj = __shfl_sync(0xffffffffu, w, j);
             const int64_t ej = __shfl_sync(0xffffffffu, e, j);
             const V *src = reinterpret_cast<const V *>(a.part_o + ej * d);

@@ -411,11 +411,13 @@ static void streamed(int quick)
 /* ---- non-finite inputs: NaN / Inf in tokens some queries see and others do not ---- */
 static void nonfinite(void)
 {
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 6; k++) {
         /* a chain of prefill nodes: each token is hidden from the queries before it; k = 4: the
          * first node 700 tokens longer and chunks of 1024 (streamed, D = 128). At D = 128 node 0's
          * last tile runs into node 1 and its +Inf: with the tensor-copy path's clearing of V past
-         * a chunk's end planted out, k = 0 and 1 fail (checked on the device) */
+         * a chunk's end planted out, k = 0 and 1 fail (checked on the device). k = 5: at most 3
+         * queries per chunk (12 rows), so every chunk is a small item of the warp-split kernel,
+         * whose rows see different prefixes: with its cleaning of V planted out, k = 5 fails */
         int64_t n = 3, extra = k == 4 ? 700 : 0;
         deft_case c;
         deft_diag diag;
@@ -429,7 +431,7 @@ static void nonfinite(void)
         }
         c.problem.tree.total_kv = total;
         deft_dtype dt = k % 2 ? DEFT_BF16 : DEFT_F16;
-        int64_t d = k < 2 || k == 4 ? 128 : 64;
+        int64_t d = k < 2 || k >= 4 ? 128 : 64;
         c.problem.shape = (deft_shape){8, 2, d, 0.0, dt};
         if (deft_case_alloc_data(&c, &diag) != DEFT_OK) {
             deft_case_free(&c);
@@ -458,7 +460,7 @@ static void nonfinite(void)
         V[((439 + x) * 2 + 1) * (size_t)d + 9] = (uint16_t)(inf | 0x8000);
         if (k == 4) V[(500 * 2 + 0) * (size_t)d + 7] = inf;
         Q[(size_t)(10 * 8 + 3) * (size_t)d + 2] = nan;
-        deft_options opt = {k == 3 ? 64 : k == 4 ? 1024 : 0, 0, 0};
+        deft_options opt = {k == 3 ? 64 : k == 4 ? 1024 : 0, k == 5 ? 3 : 0, 0};
         check_case(&c, &opt, P_BOTH, 1, 0, 1);
         deft_case_free(&c);
     }
