@@ -30,6 +30,7 @@
 #include <cudaTypedefs.h> /* CUtensorMap and the type of cuTensorMapEncodeTiled (no -lcuda) */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <type_traits>
@@ -461,6 +462,10 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
     int n_big = 0, n_items = 0; /* units and items, set once the list of units is ready */
     const T *Q = static_cast<const T *>(a.q), *K = static_cast<const T *>(a.k), *V = static_cast<const T *>(a.v);
     const float scale2 = a.scale * LOG2E;
+    /* the wgmma softmax's positive scale (online_softmax, RAW). A scale whose f32 product
+     * underflows to 0 becomes FLT_MIN: a masked score's weight is then exp2(-inf * FLT_MIN - m) = 0,
+     * not exp2(-inf * 0) = NaN, and every visible weight is 1 as with 0 */
+    const float rscale = fmaxf(fabsf(scale2), FLT_MIN);
     const uint32_t qbar = smem_addr(&bars[nslot]);
 
     /* One thread (lane 0 of the last warp, idle in items of few rows) takes work items: the item
@@ -829,7 +834,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
                         wg_commit();
                         wg_wait<0>();
                         reg_fence(s);
-                        online_softmax<NT, ND, true>(s, o, m, l, fabsf(scale2), (t + 1) * TK <= wmin, fresh,
+                        online_softmax<NT, ND, true>(s, o, m, l, rscale, (t + 1) * TK <= wmin, fresh,
                                                t * TK + 2 * (lane & 3), visA, visB);
                         fresh = false;
                         DEFT_TILE_STAMP(t, 1);
