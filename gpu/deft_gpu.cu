@@ -771,16 +771,16 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
 
             /* first pass: wait for a tile, zero its non-finite V values, publish it; one tile at a
              * time (compute overlaps the later tiles' arrival) unless the item is split */
-            /* whether tile t runs past the chunk's end, and whether landing writes to it (that, or
-             * the scan): only then must the block wait for every thread's writes; else with the
-             * tensor copies each thread's own wait on the slot's barrier makes the tile visible to
-             * it (block-uniform) */
+            /* whether tile t runs past the chunk's end */
             auto tail = [&](int t) { return (t + 1) * TK > cur.len; };
             /* tile t lives in ring slot (slot0 + t) % nslot, whose barrier is in phase
              * par0 ^ ((slot0 + t) / nslot) % 2 (a streamed chunk wraps the ring several times):
              * the callers keep slot and phase as they go (a division per tile was ~7% of wide's
              * stall samples, on the path from one tile to the next). Landing writes to the tile
-             * (touched) when it runs past the chunk's end or the item's tiles are scanned. */
+             * (touched, block-uniform) when it runs past the chunk's end or the item's tiles are
+             * scanned: only then must the block wait for every thread's writes; else with the
+             * tensor copies each thread's own wait on the slot's barrier makes the tile visible
+             * to it. */
             auto land = [&](int slot, uint32_t phase, int t, bool touched) {
                 mbar_wait(smem_addr(&bars[slot]), phase);
                 if (touched) { /* block-uniform */

@@ -212,8 +212,9 @@ static void random_forests(int n_seeds, int first_seed)
 /* ---- explicit scales ----
  * The generated cases all use the default scale 1/sqrt(D). A kernel may lean on its sign (the max
  * of scaled scores is the scaled max only for a positive scale) or on its being nonzero (-inf
- * times 0 is NaN), so: a negative scale, a small and a large one, one that is 0 in f32, on every D of version 2, resident and streamed chunks (levels:), and chunks
- * whose rows see fewer tokens than the tile holds (specdec's one-token nodes: masked tiles). */
+ * times 0 is NaN), so: a negative scale, a small and a large one, one that is 0 in f32, on every
+ * D of version 2, resident and streamed chunks (levels:), and chunks whose rows see fewer tokens
+ * than the tile holds (specdec's one-token nodes: masked tiles). */
 static void scales(void)
 {
     static const double sc[] = {-0.3, 0.02, 1.5, -1.0, 1e-50}; /* 1e-50: 0 as an f32 product */
