@@ -397,9 +397,10 @@ struct item {
 __device__ __forceinline__ int chunk_units(const deft_gpu_args &a, int c)
 {
     const int rows = (__ldg(a.pair_start + c + 1) - __ldg(a.pair_start + c)) * a.group;
-    if (rows <= DEFT_GPU_SMALL_ROWS) return 0;
+    const int len = __ldg(a.chunk_len + c);
+    if (DEFT_GPU_IS_SMALL(rows, len)) return 0;
     const int nqt = (rows + QROWS - 1) / QROWS;
-    if ((__ldg(a.chunk_len + c) + TK - 1) / TK > a.nslot) return nqt;
+    if ((len + TK - 1) / TK > a.nslot) return nqt;
     return a.qpu ? (nqt + a.qpu - 1) / a.qpu : 1;
 }
 
@@ -1023,8 +1024,8 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
 }
 
 /* ---- scheduling: the units of the large chunks ----
- * One block lists, in plan order, the units (a.qpu query tiles each) of the chunks with more than
- * DEFT_GPU_SMALL_ROWS rows (they go to the persistent kernel above; the others to small_kernel),
+ * One block lists, in plan order, the units (a.qpu query tiles each) of the chunks that are not
+ * DEFT_GPU_IS_SMALL (they go to the persistent kernel above; the others to small_kernel),
  * and zeroes the work counter. */
 __global__ void __launch_bounds__(1024) classify_kernel(const deft_gpu_args a)
 {
@@ -1064,12 +1065,16 @@ __global__ void __launch_bounds__(1024) classify_kernel(const deft_gpu_args a)
 }
 
 /* ---- the small kernel ----
- * Items of at most 16 rows (one mma row tile: decode leaves, a few queries of a node) are many
- * and light: here a block of 4 warps takes one, and the warps split its tokens, warp w taking
- * the 16-token tiles t with t % 4 == w, each through its own two-slot cp.async double buffer
- * (no block-wide barrier while streaming). Small blocks fit three to an SM, so their latencies
- * overlap. The four softmax states are merged in shared memory in warp order. Q fragments are
- * read straight from global memory. Same masking and V cleaning as the large kernel. */
+ * Items of at most 16 rows (one mma row tile: decode leaves, a few queries of a node), and items
+ * of at most 4 row tiles whose chunk is one 16-token tile (DEFT_GPU_IS_SMALL: one-token draft
+ * nodes of speculative decoding with a few queries below), are many and light: here a block of 4
+ * warps takes one. With one row tile the warps split its tokens, warp w taking the 16-token
+ * tiles t with t % 4 == w, and the four softmax states are merged in shared memory in warp
+ * order; with M > 1 row tiles warp w takes row tile w and all the tokens (no merge). Each warp
+ * streams its tiles through its own two-slot cp.async double buffer (no block-wide barrier while
+ * streaming). Small blocks fit three to an SM, so their latencies overlap. Q fragments are read
+ * straight from global memory. Same masking and V cleaning as the large kernel. The split depends
+ * on the item alone, so the bits do not depend on the schedule. */
 template <int D, typename T>
 __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
 {
@@ -1080,19 +1085,23 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
     T *ring = reinterpret_cast<T *>(smem);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int c = blockIdx.x / a.hkv, g = blockIdx.x % a.hkv, G = a.group;
-    const int ps = a.pair_start[c], nrows = (a.pair_start[c + 1] - ps) * G;
+    const int ps = a.pair_start[c], nrows = (a.pair_start[c + 1] - ps) * G, len = a.chunk_len[c];
     deft_trace(TR_SMALL_START);
     /* No wait at the start: this kernel launches once every persistent block has passed its
      * wait for classify_kernel (so the previous run's reduction is over), writes only the
      * partials of small items, and runs on the SMs the persistent kernel leaves free, beside it.
      * Block 0 alone waits for the persistent kernel's end before it exits, so this kernel ends
      * after it and the reduction, which waits for this kernel, sees every partial. */
-    if (nrows > DEFT_GPU_SMALL_ROWS) {
+    /* M row tiles (block-uniform): with one, the 4 warps split the tokens (tstep 4); with more,
+     * warp w has row tile w and all the tokens, and a warp past the last row tile has nothing to
+     * do (warp 0 always has a row tile: block 0's wait below stays) */
+    const int M = (nrows + 15) >> 4, tstep = M == 1 ? 4 : 1, rt = M == 1 ? 0 : warp;
+    if (!DEFT_GPU_IS_SMALL(nrows, len) || rt >= M) {
         if (blockIdx.x == 0) cudaGridDependencySynchronize();
         deft_trace(TR_SMALL_END);
         return;
     }
-    const int kv0 = a.chunk_kv_row[c], len = a.chunk_len[c], nt = (len + TS - 1) / TS;
+    const int kv0 = a.chunk_kv_row[c], nt = (len + TS - 1) / TS;
     const T *K = static_cast<const T *>(a.k), *V = static_cast<const T *>(a.v);
     const float scale2 = a.scale * LOG2E;
     T *mine = ring + (size_t)warp * 2 * SLOT;
@@ -1118,11 +1127,13 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
         }
         asm volatile("cp.async.commit_group;\n" ::: "memory");
     };
-    issue(warp, 0);
-    issue(warp + 4, 1);
+    const int tfirst = M == 1 ? warp : 0;
+    issue(tfirst, 0);
+    issue(tfirst + tstep, 1);
 
-    /* the 16 rows: lane holds rows lane / 4 and lane / 4 + 8; Q fragments from global memory */
-    const int rowA = lane >> 2, rowB = rowA + 8;
+    /* the 16 rows of row tile rt: lane holds rows 16 rt + lane / 4 and + 8; Q fragments from
+     * global memory */
+    const int rowA = 16 * rt + (lane >> 2), rowB = rowA + 8;
     const int visA = rowA < nrows ? __ldg(a.pair_visible + ps + rowA / G) : 0;
     const int visB = rowB < nrows ? __ldg(a.pair_visible + ps + rowB / G) : 0;
     const int wvis = __reduce_max_sync(0xffffffffu, max(visA, visB));
@@ -1153,7 +1164,7 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
 #pragma unroll
     for (int j = 0; j < ND; j++) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
 
-    for (int i = 0, t = warp; t < nt; i++, t += 4) {
+    for (int i = 0, t = tfirst; t < nt; i++, t += tstep) {
         const int slot = i & 1;
         const T *kslot = mine + slot * SLOT, *vslot = kslot + TS * S;
         asm volatile("cp.async.wait_group 1;\n" ::: "memory"); /* tile t is here (t + 4 may not be) */
@@ -1189,36 +1200,38 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
             }
         }
         __syncwarp(); /* the slot is read: refill it */
-        issue(t + 8, slot);
+        issue(t + 2 * tstep, slot);
     }
     asm volatile("cp.async.wait_group 0;\n" ::: "memory");
 
-    /* merge the four warps' states (warp order), in shared memory the tiles no longer need */
-    __syncthreads();
-    float *scratch = reinterpret_cast<float *>(smem);
-    if (warp > 0) {
-        float *st = scratch + (size_t)(warp - 1) * STATE * 32 + lane;
-        st[0] = m[0], st[32] = m[1], st[64] = l[0], st[96] = l[1];
-#pragma unroll
-        for (int j = 0; j < ND; j++)
-#pragma unroll
-            for (int x = 0; x < 4; x++) st[(4 + 4 * j + x) * 32] = o[j][x];
-    }
-    __syncthreads();
-    if (warp > 0) return;
-    for (int k = 1; k < 4; k++) {
-        const float *sk = scratch + (size_t)(k - 1) * STATE * 32 + lane;
-#pragma unroll
-        for (int half = 0; half < 2; half++) {
-            const float mk = sk[32 * half], lk = sk[64 + 32 * half];
-            const float mn = fmaxf(m[half], mk), mu = mn == -INFINITY ? 0.0f : mn;
-            const float a0 = ex2(m[half] - mu), a1 = ex2(mk - mu);
-            m[half] = mn;
-            l[half] = a0 * l[half] + a1 * lk;
+    if (M == 1) { /* block-uniform: merge the four warps' states (warp order), in shared memory
+                     the tiles no longer need */
+        __syncthreads();
+        float *scratch = reinterpret_cast<float *>(smem);
+        if (warp > 0) {
+            float *st = scratch + (size_t)(warp - 1) * STATE * 32 + lane;
+            st[0] = m[0], st[32] = m[1], st[64] = l[0], st[96] = l[1];
 #pragma unroll
             for (int j = 0; j < ND; j++)
 #pragma unroll
-                for (int x = 2 * half; x < 2 * half + 2; x++) o[j][x] = a0 * o[j][x] + a1 * sk[(4 + 4 * j + x) * 32];
+                for (int x = 0; x < 4; x++) st[(4 + 4 * j + x) * 32] = o[j][x];
+        }
+        __syncthreads();
+        if (warp > 0) return;
+        for (int k = 1; k < 4; k++) {
+            const float *sk = scratch + (size_t)(k - 1) * STATE * 32 + lane;
+#pragma unroll
+            for (int half = 0; half < 2; half++) {
+                const float mk = sk[32 * half], lk = sk[64 + 32 * half];
+                const float mn = fmaxf(m[half], mk), mu = mn == -INFINITY ? 0.0f : mn;
+                const float a0 = ex2(m[half] - mu), a1 = ex2(mk - mu);
+                m[half] = mn;
+                l[half] = a0 * l[half] + a1 * lk;
+#pragma unroll
+                for (int j = 0; j < ND; j++)
+#pragma unroll
+                    for (int x = 2 * half; x < 2 * half + 2; x++) o[j][x] = a0 * o[j][x] + a1 * sk[(4 + 4 * j + x) * 32];
+            }
         }
     }
     l[0] += __shfl_xor_sync(0xffffffffu, l[0], 1);

@@ -48,11 +48,11 @@ int64_t deft_gpu_max_chunk_tokens(const deft_shape *s)
 #define MODEL_SMS 132.0
 #define MODEL_BW 3.0e12
 
-/* Query tiles of chunk c if it is a large chunk (more than DEFT_GPU_SMALL_ROWS rows), else 0. */
+/* Query tiles of chunk c if it is a large chunk (not DEFT_GPU_IS_SMALL), else 0. */
 static int64_t chunk_qtiles(const deft_plan *p, int64_t g, int32_t c)
 {
     int64_t rows = (int64_t)(p->pair_start[c + 1] - p->pair_start[c]) * g;
-    return rows > DEFT_GPU_SMALL_ROWS ? (rows + DEFT_GPU_QROWS - 1) / DEFT_GPU_QROWS : 0;
+    return DEFT_GPU_IS_SMALL(rows, p->chunk_len[c]) ? 0 : (rows + DEFT_GPU_QROWS - 1) / DEFT_GPU_QROWS;
 }
 
 /* Units of query tiles for qpu q (0: one per chunk; a chunk of more than `slots` tiles, streamed,

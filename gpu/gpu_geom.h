@@ -11,6 +11,13 @@
 #define DEFT_GPU_SMALL_ROWS 16                  /* items of at most this many rows go to the
                                                    warp-split kernel (one 16-row mma tile) */
 #define DEFT_GPU_SMALL_TILE 16                  /* KV tokens per stage there */
+/* An item (chunk of `len` tokens with `rows` rows, one KV head) goes to the small kernel when it
+ * has at most one 16-row mma tile of rows (its 4 warps split the tokens), or when its chunk is
+ * one small tile of tokens and it has at most 4 row tiles (a warp each): a persistent pass of
+ * 128 rows over a 64-token tile is the same few-microsecond chain however few tokens it has, and
+ * the draft tokens of speculative decoding are one-token nodes with a few queries below. */
+#define DEFT_GPU_IS_SMALL(rows, len)                                                            \
+    ((rows) <= DEFT_GPU_SMALL_ROWS || ((len) <= DEFT_GPU_SMALL_TILE && (rows) <= 4 * DEFT_GPU_SMALL_ROWS))
 #define DEFT_GPU_PAD 8                          /* elements of padding per shared row: 16 bytes,
                                                    so ldmatrix's 8 row addresses hit 8 bank groups */
 #define DEFT_GPU_SMEM_SM90 232448               /* opt-in shared memory per block on sm_90 */

@@ -18,6 +18,7 @@
 
 #include "deft.h"
 #include "../gpu/gpu.h"
+#include "../gpu/gpu_geom.h"
 
 #ifndef DEFT_NO_CUDA
 #include <cuda_runtime_api.h>
@@ -382,6 +383,48 @@ static void levels(void)
     }
 }
 
+/* ---- one-tile chunks with 17-64 rows (DEFT_GPU_IS_SMALL): the small kernel's warps take a row
+ * tile each instead of splitting the tokens. Draft trees of one-token nodes (specdec: node i <= 4
+ * has 21 queries below it, node 5-20 five), GQA 1 to 8 so the rows run 21 (two row tiles) to 64
+ * (four), and random forests cut into chunks of at most 16 tokens, whose rows see different
+ * prefixes of a chunk (the non-finite scan of V); D 64, 128 and 256 ---- */
+static void drafts(void)
+{
+    static const struct {
+        const char *spec;
+        int64_t hq, hkv, d, chunk;
+    } cases[] = {
+        {"specdec", 8, 8, 128, 0},                 /* G 1: nodes 1-4 have 21 rows */
+        {"specdec", 16, 2, 64, 0},                 /* G 8: nodes 5-20 have 40 rows */
+        {"levels:1,4,16,64_500,1,1,1", 8, 2, 256, 0}, /* G 4: level 1 has 64 rows */
+        {"random:31", 8, 2, 128, 16},              /* 11 such chunks, 10 with rows of fewer tokens */
+        {"random:13", 12, 3, 64, 16},
+    };
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+        deft_case c;
+        if (gen(cases[i].spec, cases[i].hq, cases[i].hkv, cases[i].d, i % 2 ? DEFT_BF16 : DEFT_F16, 5, &c))
+            continue;
+        deft_options opt = {cases[i].chunk, 0, 0};
+        /* the case must reach the path: chunks that are small by their length, not their rows */
+        deft_plan plan;
+        deft_diag diag;
+        int n = 0;
+        if (deft_plan_build(&c.problem.tree, &opt, &plan, &diag) == DEFT_OK) {
+            for (int32_t k = 0; k < plan.n_chunks; k++) {
+                int64_t rows = (int64_t)(plan.pair_start[k + 1] - plan.pair_start[k]) * (cases[i].hq / cases[i].hkv);
+                n += rows > DEFT_GPU_SMALL_ROWS && DEFT_GPU_IS_SMALL(rows, plan.chunk_len[k]);
+            }
+            deft_plan_free(&plan);
+        }
+        if (n == 0) {
+            printf("FAIL drafts %s: no chunk of one small tile with 17-64 rows\n", cases[i].spec);
+            other_fail++;
+        }
+        check_case(&c, &opt, P_BOTH, i < 2, i < 2, 0);
+        deft_case_free(&c);
+    }
+}
+
 /* ---- streamed chunks: chunks longer than version 2's ring (256 tokens at D = 128, 640 at
  * D = 64) stream through it, one query tile per unit; trees with long shared nodes, several
  * query tiles, GQA 1-8, multi-root, a node split by chunk_queries ---- */
@@ -625,18 +668,21 @@ int main(int argc, char **argv)
         random_forests(12, 1);
         nonfinite();
         scales();
+        drafts();
         levels();
         streamed(1);
     } else if (quick) {
         random_forests(seeds < 40 ? seeds : 40, 1);
         nonfinite();
         scales();
+        drafts();
         workloads(0, 1);
         streamed(1);
     } else {
         random_forests(seeds, 1);
         nonfinite();
         scales();
+        drafts();
         levels();
         streamed(0);
         workloads(full_shape, 0);
