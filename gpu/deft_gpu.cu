@@ -12,14 +12,15 @@
  *   softmax in f32 (exp2 of pre-scaled scores) and P rounded to the input type: in the large-item
  *   kernel at D = 128 as wgmma (sm_90a: a warpgroup's 64 rows at once, K and V read by the tensor
  *   cores from shared memory), otherwise as mma.sync m16n8k16, 16 rows per warp;
- * - items of more than 16 rows run in a persistent kernel (one block of 8 warps per SM, a ring of
- *   64-token slots refilled with the next item's tiles while the current one computes), their
- *   query tiles cut into units of a few tiles (deft_gpu_units) so that a tall chunk's tiles run on
- *   several SMs at once; items of at most 16 rows, most of the bytes in decode trees, in a light
- *   kernel (4 warps splitting the tokens, each warp double-buffering its own tiles, 3 blocks per
- *   SM) that runs beside the persistent kernel on the SMs it leaves free; a one-block kernel lists
- *   the large units first. Which kernel, the units and how an item's tiles are split depend on the
- *   plan and the item alone, so the bits do not depend on the schedule;
+ * - items of at most 16 rows, most of the bytes in decode trees, and items of at most 64 rows over
+ *   a chunk of one 16-token tile (DEFT_GPU_IS_SMALL) run in a light kernel (4 warps splitting the
+ *   tokens or the row tiles, each warp double-buffering its own tiles, 3 blocks per SM) beside
+ *   the persistent kernel, on the SMs it leaves free; the others run in the persistent kernel (one
+ *   block of 8 warps per SM, a ring of 64-token slots refilled with the next item's tiles while
+ *   the current one computes), their query tiles cut into units of a few tiles (deft_gpu_units)
+ *   so that a tall chunk's tiles run on several SMs at once; a one-block kernel lists the large
+ *   units first. Which kernel, the units and how an item's tiles are split depend on the plan and
+ *   the item alone, so the bits do not depend on the schedule;
  * - the causal boundary comes from the plan's pair_visible: hidden scores become -inf by selection
  *   (never by adding a mask), so P is exactly 0 there, and non-finite V values are zeroed in shared
  *   memory as they land, so 0 * Inf never happens (rows that do read such a token are unspecified,
