@@ -29,7 +29,9 @@ PACKAGES  := gcc make pkg-config check libsubunit-dev libopenblas-openmp-dev pyt
 FUZZ_MUTANT_DEPS := mutants $(BUILD)/deft
 
 # CUDA (gpu/): nvcc compiles the kernels on any machine, with a GPU or not; NO_CUDA=1 builds
-# gpu/stub.c instead (every GPU entry answers DEFT_ERR_DEVICE). The CUDA objects carry no sanitizers.
+# gpu/stub.c instead (every GPU entry answers DEFT_ERR_DEVICE). The CUDA objects carry no
+# sanitizers, so the sanitized build links the plain build's (CUDA_BUILD): nvcc runs once.
+CUDA_BUILD := $(if $(SAN),$(patsubst %-san,%,$(BUILD)),$(BUILD))
 CUDA_HOME ?= /usr/local/cuda
 NVCC      ?= $(CUDA_HOME)/bin/nvcc
 SANITIZER ?= $(CUDA_HOME)/bin/compute-sanitizer
@@ -39,7 +41,7 @@ NVFLAGS   := -O3 -lineinfo -std=c++17 -Iinclude -Icommon -Igpu -Xcompiler -fPIC,
 # gpu/deft_gpu.cu's large-item kernel uses wgmma, which only the sm_90a target has: its machine
 # code is built for sm_90a (H100, H200), and its PTX for compute_90 (other GPUs compile that at
 # start, and it takes the mma.sync path).
-$(BUILD)/gpu/deft_gpu.o: NVARCH := -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_90,code=compute_90
+$(CUDA_BUILD)/gpu/deft_gpu.o: NVARCH := -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_90,code=compute_90
 # NVFLAGS_EXTRA: measurement builds, e.g. -DDEFT_GPU_TRACE (gpu/gpu_internal.h) or -DDEFT_GPU_WARPS=12
 # Without nvcc (CUDA is preinstalled at /usr/local/cuda on the project's machines, but Debian
 # does not package CUDA 13), build as NO_CUDA=1 rather than fail.
@@ -51,7 +53,7 @@ endif
 endif
 ifeq ($(NO_CUDA),)
 GPU_C     := gpu/gpu_common.c
-GPU_OBJ   := $(patsubst %.cu,$(BUILD)/%.o,gpu/gpu_host.cu gpu/deft_gpu_simple.cu gpu/deft_gpu.cu)
+GPU_OBJ   := $(patsubst %.cu,$(CUDA_BUILD)/%.o,gpu/gpu_host.cu gpu/deft_gpu_simple.cu gpu/deft_gpu.cu)
 LDLIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
 GPU_TEST_CFLAGS := -I$(CUDA_HOME)/include
 else
@@ -89,7 +91,7 @@ $(BUILD)/gpu/%.o: gpu/%.c include/deft.h common/internal.h $(wildcard gpu/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/gpu/%.o: gpu/%.cu include/deft.h common/internal.h $(wildcard gpu/*.h)
+$(CUDA_BUILD)/gpu/%.o: gpu/%.cu include/deft.h common/internal.h $(wildcard gpu/*.h)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVARCH) $(NVFLAGS) -c $< -o $@
 
@@ -111,16 +113,17 @@ $(BUILD)/test_deft: $(TEST_OBJ) $(BUILD)/libdeft.a
 # (install.sh); the quick GPU tests ("GPU tests: skipped: <reason>" without a GPU); every fuzz
 # harness briefly plus the corpora replayed, and the differential fuzzer against the mutants;
 # the proofs (Coq, Frama-C, the float bound), and that each of them fails on a planted error.
+# The builds run two jobs at a time (the machines have 2 cores); the tests themselves one by one.
 test: deps
-	$(MAKE) check-unit
-	$(MAKE) check-unit SAN=address,undefined
-	$(MAKE) $(BUILD)/deft
+	$(MAKE) -j2 check-unit
+	$(MAKE) -j2 check-unit SAN=address,undefined
+	$(MAKE) -j2 $(BUILD)/deft
 	tests/cli.sh $(BUILD)/deft
 	tests/explain.sh $(BUILD)
-	$(MAKE) mutants $(BUILD)/libdeft.so
+	$(MAKE) -j2 mutants $(BUILD)/libdeft.so
 	tests/plugins.sh $(BUILD)
 	tests/install.sh
-	$(MAKE) $(BUILD)/test_gpu
+	$(MAKE) -j2 $(BUILD)/test_gpu
 	$(BUILD)/test_gpu --quick
 	$(MAKE) fuzz-smoke
 	$(MAKE) fuzz-mutants
