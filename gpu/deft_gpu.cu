@@ -380,6 +380,68 @@ __device__ __forceinline__ void online_softmax(float (&s)[NT][4], float (&o)[ND]
     l[0] += sA[0], l[1] += sB[0];
 }
 
+/* A warp's softmax state of its 16 rows (m and l per half, o[ND][4]) in a merge scratch: lane's
+ * values at st[32 i], i < 4 + 4 ND (st = the state's base + lane), so a warp's stores and loads
+ * are 32 consecutive words. Both kernels split an item's tokens across warps and merge the states
+ * in part order with these two. */
+template <int ND>
+__device__ __forceinline__ void state_put(float *st, const float (&m)[2], const float (&l)[2],
+                                          const float (&o)[ND][4])
+{
+    st[0] = m[0], st[32] = m[1], st[64] = l[0], st[96] = l[1];
+#pragma unroll
+    for (int j = 0; j < ND; j++)
+#pragma unroll
+        for (int x = 0; x < 4; x++) st[(4 + 4 * j + x) * 32] = o[j][x];
+}
+
+/* Merges the state at sk (state_put's layout) into this warp's: both rescaled to the larger max
+ * (a max of -inf, no token seen, counts as 0 so that no -inf - -inf arises). */
+template <int ND>
+__device__ __forceinline__ void state_merge(const float *sk, float (&m)[2], float (&l)[2], float (&o)[ND][4])
+{
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        const float mk = sk[32 * half], lk = sk[64 + 32 * half];
+        const float mn = fmaxf(m[half], mk), mu = mn == -INFINITY ? 0.0f : mn;
+        const float a0 = ex2(m[half] - mu), a1 = ex2(mk - mu);
+        m[half] = mn;
+        l[half] = a0 * l[half] + a1 * lk;
+#pragma unroll
+        for (int j = 0; j < ND; j++)
+#pragma unroll
+            for (int x = 2 * half; x < 2 * half + 2; x++) o[j][x] = a0 * o[j][x] + a1 * sk[(4 + 4 * j + x) * 32];
+    }
+}
+
+/* A warp's 16 rows' partials: O / l and LSE = ln 2 * (m + log2 l), l first summed over the
+ * lane's quad (each of the 4 lanes holds a quarter of the row's tokens' weights). Row r of the
+ * item (rowA, rowB: this lane's two, in the mma layout) is pair ps + r / G and query head
+ * g * G + r % G; rows past nrows are not written. */
+template <int D>
+__device__ __forceinline__ void put_partials(const deft_gpu_args &a, int ps, int g, int G, int nrows, int rowA,
+                                             int rowB, const float (&m)[2], float (&l)[2],
+                                             const float (&o)[D / 8][4])
+{
+    const int lane = threadIdx.x & 31;
+    l[0] += __shfl_xor_sync(0xffffffffu, l[0], 1);
+    l[0] += __shfl_xor_sync(0xffffffffu, l[0], 2);
+    l[1] += __shfl_xor_sync(0xffffffffu, l[1], 1);
+    l[1] += __shfl_xor_sync(0xffffffffu, l[1], 2);
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        const int row = half ? rowB : rowA;
+        if (row >= nrows) continue;
+        const size_t prow = (size_t)(ps + row / G) * a.hq + g * G + row % G;
+        const float inv = 1.0f / l[half];
+        float *dst = a.part_o + prow * D + 2 * (lane & 3);
+#pragma unroll
+        for (int j = 0; j < D / 8; j++)
+            *reinterpret_cast<float2 *>(dst + j * 8) = make_float2(o[j][2 * half] * inv, o[j][2 * half + 1] * inv);
+        if ((lane & 3) == 0) a.part_lse[prow] = (m[half] + log2f(l[half])) * LN2;
+    }
+}
+
 constexpr int MAX_SLOTS = DEFT_GPU_MAX_SLOTS;
 constexpr int FIRST_SCAN = 128; /* chunks a persistent block scans for its first item */
 
@@ -935,33 +997,13 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
             DEFT_PASS_STAMP(npass, 3);
             if (K > 1) { /* merge: the warps of parts 1..K-1 hand their state to part 0's warp */
                 float *st = scratch + (size_t)(mi * (K - 1) + kpart - 1) * STATE * 32 + lane;
-                if (active && kpart > 0) {
-                    st[0] = m[0], st[32] = m[1], st[64] = l[0], st[96] = l[1];
-#pragma unroll
-                    for (int j = 0; j < ND; j++)
-#pragma unroll
-                        for (int x = 0; x < 4; x++) st[(4 + 4 * j + x) * 32] = o[j][x];
-                }
+                if (active && kpart > 0) state_put<ND>(st, m, l, o);
                 __syncthreads();
                 /* every warp is done with this item's tiles: refill their slots */
                 while (has_next && nxt_issued < nxt.ntiles && nxt_issued < nslot) issue_tile(nxt, nxt_issued++);
                 if (active && kpart == 0)
-                    for (int k = 1; k < K; k++) {
-                        const float *sk = scratch + (size_t)(mi * (K - 1) + k - 1) * STATE * 32 + lane;
-#pragma unroll
-                        for (int half = 0; half < 2; half++) {
-                            const float mk = sk[32 * half], lk = sk[64 + 32 * half];
-                            const float mn = fmaxf(m[half], mk), mu = mn == -INFINITY ? 0.0f : mn;
-                            const float a0 = ex2(m[half] - mu), a1 = ex2(mk - mu);
-                            m[half] = mn;
-                            l[half] = a0 * l[half] + a1 * lk;
-#pragma unroll
-                            for (int j = 0; j < ND; j++)
-#pragma unroll
-                                for (int x = 2 * half; x < 2 * half + 2; x++)
-                                    o[j][x] = a0 * o[j][x] + a1 * sk[(4 + 4 * j + x) * 32];
-                        }
-                    }
+                    for (int k = 1; k < K; k++)
+                        state_merge<ND>(scratch + (size_t)(mi * (K - 1) + k - 1) * STATE * 32 + lane, m, l, o);
             }
 
             /* the query tile's partials: O / l and LSE = ln 2 * (m + log2 l) */
@@ -973,23 +1015,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
 #else
             if (active && kpart == 0) {
 #endif
-                l[0] += __shfl_xor_sync(0xffffffffu, l[0], 1);
-                l[0] += __shfl_xor_sync(0xffffffffu, l[0], 2);
-                l[1] += __shfl_xor_sync(0xffffffffu, l[1], 1);
-                l[1] += __shfl_xor_sync(0xffffffffu, l[1], 2);
-#pragma unroll
-                for (int half = 0; half < 2; half++) {
-                    const int row = half ? rowB : rowA;
-                    if (row >= nrows) continue;
-                    const size_t prow = (size_t)(ps + row / G) * a.hq + g * G + row % G;
-                    const float inv = 1.0f / l[half];
-                    float *dst = a.part_o + prow * D + 2 * (lane & 3);
-#pragma unroll
-                    for (int j = 0; j < ND; j++)
-                        *reinterpret_cast<float2 *>(dst + j * 8) =
-                            make_float2(o[j][2 * half] * inv, o[j][2 * half + 1] * inv);
-                    if ((lane & 3) == 0) a.part_lse[prow] = (m[half] + log2f(l[half])) * LN2;
-                }
+                put_partials<D>(a, ps, g, G, nrows, rowA, rowB, m, l, o);
             }
             DEFT_PASS_STAMP(npass, 4);
             npass++;
@@ -1209,48 +1235,12 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
                      the tiles no longer need */
         __syncthreads();
         float *scratch = reinterpret_cast<float *>(smem);
-        if (warp > 0) {
-            float *st = scratch + (size_t)(warp - 1) * STATE * 32 + lane;
-            st[0] = m[0], st[32] = m[1], st[64] = l[0], st[96] = l[1];
-#pragma unroll
-            for (int j = 0; j < ND; j++)
-#pragma unroll
-                for (int x = 0; x < 4; x++) st[(4 + 4 * j + x) * 32] = o[j][x];
-        }
+        if (warp > 0) state_put<ND>(scratch + (size_t)(warp - 1) * STATE * 32 + lane, m, l, o);
         __syncthreads();
         if (warp > 0) return;
-        for (int k = 1; k < 4; k++) {
-            const float *sk = scratch + (size_t)(k - 1) * STATE * 32 + lane;
-#pragma unroll
-            for (int half = 0; half < 2; half++) {
-                const float mk = sk[32 * half], lk = sk[64 + 32 * half];
-                const float mn = fmaxf(m[half], mk), mu = mn == -INFINITY ? 0.0f : mn;
-                const float a0 = ex2(m[half] - mu), a1 = ex2(mk - mu);
-                m[half] = mn;
-                l[half] = a0 * l[half] + a1 * lk;
-#pragma unroll
-                for (int j = 0; j < ND; j++)
-#pragma unroll
-                    for (int x = 2 * half; x < 2 * half + 2; x++) o[j][x] = a0 * o[j][x] + a1 * sk[(4 + 4 * j + x) * 32];
-            }
-        }
+        for (int k = 1; k < 4; k++) state_merge<ND>(scratch + (size_t)(k - 1) * STATE * 32 + lane, m, l, o);
     }
-    l[0] += __shfl_xor_sync(0xffffffffu, l[0], 1);
-    l[0] += __shfl_xor_sync(0xffffffffu, l[0], 2);
-    l[1] += __shfl_xor_sync(0xffffffffu, l[1], 1);
-    l[1] += __shfl_xor_sync(0xffffffffu, l[1], 2);
-#pragma unroll
-    for (int half = 0; half < 2; half++) {
-        const int row = half ? rowB : rowA;
-        if (row >= nrows) continue;
-        const size_t prow = (size_t)(ps + row / G) * a.hq + g * G + row % G;
-        const float inv = 1.0f / l[half];
-        float *dst = a.part_o + prow * D + 2 * (lane & 3);
-#pragma unroll
-        for (int j = 0; j < ND; j++)
-            *reinterpret_cast<float2 *>(dst + j * 8) = make_float2(o[j][2 * half] * inv, o[j][2 * half + 1] * inv);
-        if ((lane & 3) == 0) a.part_lse[prow] = (m[half] + log2f(l[half])) * LN2;
-    }
+    put_partials<D>(a, ps, g, G, nrows, rowA, rowB, m, l, o);
     deft_trace(TR_SMALL_DONE);
     if (blockIdx.x == 0) cudaGridDependencySynchronize(); /* see above: ends after the large kernel */
     deft_trace(TR_SMALL_END);
