@@ -443,7 +443,6 @@ __device__ __forceinline__ void put_partials(const deft_gpu_args &a, int ps, int
 }
 
 constexpr int MAX_SLOTS = DEFT_GPU_MAX_SLOTS;
-constexpr int FIRST_SCAN = 128; /* chunks a persistent block scans for its first item */
 
 /* One work item: a chunk of the plan with KV head g (its first KV row kv0, its length, its first
  * pair ps); its K/V tiles are tiles seq0 .. seq0 + ntiles - 1 of the block's stream, tile s living
@@ -483,7 +482,8 @@ __device__ __forceinline__ int chunk_units(const deft_gpu_args &a, int c)
  * lane / 4 + 8 of those 16 and columns 2 (lane % 4) + {0, 1} of every 8-wide n-tile. */
 template <int D, typename T>
 __global__ void __launch_bounds__(NTHREADS, 1)
-partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, const __grid_constant__ CUtensorMap tmv)
+partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, const __grid_constant__ CUtensorMap tmv,
+               const __grid_constant__ deft_gpu_first first)
 {
     const int nslot = a.nslot;
     constexpr int S = D + PAD;       /* shared row stride, elements */
@@ -653,36 +653,17 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
     if (tid == 0) /* ring slots: one arrival (the tensor copies' issuer) with wgmma, else every thread */
         for (int i = 0; i <= nslot; i++) mbar_init(smem_addr(&bars[i]), WG && i < nslot ? 1 : NTHREADS);
     /* Block b's first item is item b: unit b / hkv of the list classify_kernel writes (plan
-     * order), KV head b % hkv. Warp 0 finds that unit in the plan itself (same rule, among the
-     * first FIRST_SCAN chunks), so the item's Q and K/V loads are issued before the wait for
-     * classify_kernel: they read only inputs. Past FIRST_SCAN chunks, or with fewer units, the
-     * list is read after the wait. */
-    if (warp == 0) {
-        const int want = (int)blockIdx.x / a.hkv, lim = min(a.n_chunks, FIRST_SCAN);
-        int found = -1, fj = 0;
-        for (int c0 = 0, seen = 0; c0 < lim && found < 0; c0 += 32) {
-            const int c = c0 + lane, u = c < lim ? chunk_units(a, c) : 0;
-            int incl = u; /* inclusive prefix sum of the units over the lanes */
-            for (int d = 1; d < 32; d <<= 1) {
-                const int y = __shfl_up_sync(0xffffffffu, incl, d);
-                if (lane >= d) incl += y;
-            }
-            const bool mine = seen + incl - u <= want && want < seen + incl;
-            const unsigned hit = __ballot_sync(0xffffffffu, mine);
-            if (hit) {
-                const int src = __ffs(hit) - 1;
-                found = c0 + src;
-                fj = want - __shfl_sync(0xffffffffu, seen + incl - u, src);
-            }
-            seen += __shfl_sync(0xffffffffu, incl, 31);
-        }
-        if (lane == 0) {
-            next_item[0][0] = found < 0 ? -1 : (int)blockIdx.x;
-            if (found >= 0) {
-                int info[5];
-                chunk_info(found, fj, info);
-                for (int k = 0; k < 5; k++) next_item[0][1 + k] = info[k];
-            }
+     * order), KV head b % hkv. The host put the first units of that list in `first`, so the
+     * item's Q and K/V loads are issued at once, before the wait for classify_kernel: they read
+     * only inputs (finding the unit in the plan here took ~2 us of dependent reads on the small
+     * trees, on their critical path). A block past them reads the list after the wait. */
+    if (tid == 0) {
+        const int u = (int)blockIdx.x / a.hkv;
+        next_item[0][0] = u < first.n ? (int)blockIdx.x : -1;
+        if (u < first.n) {
+            const deft_gpu_first_unit f = first.u[u];
+            next_item[0][1] = f.kv0, next_item[0][2] = f.len, next_item[0][3] = f.ps;
+            next_item[0][4] = f.pe, next_item[0][5] = f.j;
         }
     }
     __syncthreads(); /* the barriers are initialized; next_item[0] is published */
@@ -703,6 +684,10 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
         issue_q(cur, cur.qt0);
         issue_cur();
     }
+    /* The small kernel may launch now: every persistent block is resident (it takes no SM from
+     * them), and the previous run's reduction is over (classify_kernel, an ordinary launch, began
+     * after it), so it may write partials. */
+    cudaTriggerProgrammaticLaunchCompletion();
     cudaGridDependencySynchronize(); /* the list of units is written, the counter zeroed */
     n_big = a.counter[1], n_items = n_big * a.hkv; /* n_big: units */
     deft_trace(TR_LARGE_WAITED);
@@ -723,7 +708,6 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
         issue_q(cur, cur.qt0);
         issue_cur();
     }
-    cudaTriggerProgrammaticLaunchCompletion(); /* the next kernel may launch and wait for us */
     /* The next item. Taking it costs a chain of dependent reads (the list's length, the counter,
      * the list, the chunk) that wait in the memory system behind the first item's own K/V loads:
      * about 3 us on the small trees, where a block has one item. So a block whose first item was
@@ -1283,6 +1267,17 @@ int grid_blocks(int n_items)
     return per_item || n_items < sms ? n_items : sms;
 }
 
+/* the persistent kernel's blocks for a run: grid_blocks of an upper bound of the large items */
+int persistent_grid(const deft_gpu_args *a)
+{
+    return grid_blocks((int)((unsigned)a->unit_cap * (unsigned)a->hkv));
+}
+
+/* Kernel parameters live in a 4 KiB space: the persistent kernel's are the argument block, the
+ * two tensor maps (64-byte aligned) and the first units. */
+static_assert(sizeof(deft_gpu_args) + 64 + 2 * sizeof(CUtensorMap) + sizeof(deft_gpu_first) <= 4096,
+              "the persistent kernel's parameters fit the 4 KiB parameter space");
+
 /* DEFT_GPU_QPU=N (measurement): query tiles per unit N instead of the model's choice, where N
  * is one of the candidates that fit (0: one unit per chunk); -1 when unset. */
 int forced_qpu(void)
@@ -1302,7 +1297,8 @@ int forced_qpu(void)
  * after it (its block 0 waits), so the reduction that follows, waiting for the small kernel,
  * waits for all. */
 template <int D, typename T>
-cudaError_t launch_dt(const deft_gpu_args *a, size_t smem, const CUtensorMap *maps, cudaStream_t stream)
+cudaError_t launch_dt(const deft_gpu_args *a, size_t smem, const CUtensorMap *maps, const deft_gpu_first *first,
+                      cudaStream_t stream)
 {
     const size_t small_smem = (size_t)4 * 2 * 2 * DEFT_GPU_SMALL_TILE * (D + PAD) * sizeof(T);
     cudaError_t e = cudaFuncSetAttribute(partial_kernel<D, T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -1313,19 +1309,19 @@ cudaError_t launch_dt(const deft_gpu_args *a, size_t smem, const CUtensorMap *ma
     classify_kernel<<<1, 1024, 0, stream>>>(*a);
     if ((e = cudaGetLastError()) != cudaSuccess) return e;
     const unsigned items = (unsigned)a->n_chunks * (unsigned)a->hkv;       /* small kernel: per chunk */
-    const unsigned big_items = (unsigned)a->unit_cap * (unsigned)a->hkv;   /* at least the large items */
-    e = launch_pdl(partial_kernel<D, T>, (unsigned)grid_blocks((int)big_items), NTHREADS, smem, stream, *a,
-                   maps[0], maps[1]);
+    e = launch_pdl(partial_kernel<D, T>, (unsigned)persistent_grid(a), NTHREADS, smem, stream, *a,
+                   maps[0], maps[1], *first);
     if (e == cudaSuccess) e = launch_pdl(small_kernel<D, T>, items, 128, small_smem, stream, *a);
     return e == cudaSuccess ? cudaGetLastError() : e;
 }
 
 template <typename T>
-cudaError_t launch_t(const deft_gpu_args *a, size_t smem, const CUtensorMap *maps, cudaStream_t stream)
+cudaError_t launch_t(const deft_gpu_args *a, size_t smem, const CUtensorMap *maps, const deft_gpu_first *first,
+                     cudaStream_t stream)
 {
-    if (a->d == 64) return launch_dt<64, T>(a, smem, maps, stream);
-    if (a->d == 128) return launch_dt<128, T>(a, smem, maps, stream);
-    return launch_dt<256, T>(a, smem, maps, stream);
+    if (a->d == 64) return launch_dt<64, T>(a, smem, maps, first, stream);
+    if (a->d == 128) return launch_dt<128, T>(a, smem, maps, first, stream);
+    return launch_dt<256, T>(a, smem, maps, first, stream);
 }
 
 /* The tensor maps of K and V (total_kv, hkv, d) for the wgmma kernels' copies: boxes of 64
@@ -1433,9 +1429,12 @@ extern "C" deft_status deft_gpu_run_device(const deft_problem *p, const deft_pla
     if (p->shape.d == 128 && (st = kv_maps(p, maps, diag)) != DEFT_OK) return st;
     a.qpu = deft_gpu_units(plan, &p->shape, forced_qpu(), NULL);
     a.nslot = nslot;
+    /* the blocks' first units: as many as the persistent grid has blocks, over the KV heads */
+    deft_gpu_first first;
+    deft_gpu_first_units(plan, a.group, a.qpu, nslot, (persistent_grid(&a) + a.hkv - 1) / a.hkv, &first);
     cudaStream_t stream = (cudaStream_t)cuda_stream;
-    cudaError_t e = a.dtype == DEFT_F16 ? launch_t<__half>(&a, smem, maps, stream)
-                                        : launch_t<__nv_bfloat16>(&a, smem, maps, stream);
+    cudaError_t e = a.dtype == DEFT_F16 ? launch_t<__half>(&a, smem, maps, &first, stream)
+                                        : launch_t<__nv_bfloat16>(&a, smem, maps, &first, stream);
     if ((st = deft_gpu_cuda(e, "gpu: partial kernel launch", diag)) != DEFT_OK) return st;
     return deft_gpu_reduce_launch(&a, stream, diag);
 }

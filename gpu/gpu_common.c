@@ -7,6 +7,7 @@
 
 int deft_gpu_units(const deft_plan *p, const deft_shape *s, int force, double *model_us);
 size_t deft_gpu_unit_cap(const deft_plan *p, int64_t g);
+void deft_gpu_first_units(const deft_plan *p, int64_t g, int qpu, int nslot, int want, deft_gpu_first *f);
 
 static int fast_shape(const deft_shape *s)
 {
@@ -53,6 +54,26 @@ static int64_t chunk_qtiles(const deft_plan *p, int64_t g, int32_t c)
 {
     int64_t rows = (int64_t)(p->pair_start[c + 1] - p->pair_start[c]) * g;
     return DEFT_GPU_IS_SMALL(rows, p->chunk_len[c]) ? 0 : (rows + DEFT_GPU_QROWS - 1) / DEFT_GPU_QROWS;
+}
+
+/* classify_kernel of gpu/deft_gpu.cu on the host (chunk_units there): the large chunks' units in
+ * plan order; a chunk longer than the ring has one unit per query tile, else qpu query tiles a
+ * unit (all of them when qpu is 0) */
+void deft_gpu_first_units(const deft_plan *p, int64_t g, int qpu, int nslot, int want, deft_gpu_first *f)
+{
+    if (want > DEFT_GPU_FIRST_MAX) want = DEFT_GPU_FIRST_MAX;
+    f->n = 0;
+    for (int32_t c = 0; c < p->n_chunks && f->n < want; c++) {
+        int64_t nqt = chunk_qtiles(p, g, c);
+        if (!nqt) continue;
+        int64_t nu = (p->chunk_len[c] + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE > nslot ? nqt
+                     : qpu ? (nqt + qpu - 1) / qpu : 1;
+        for (int64_t j = 0; j < nu && f->n < want; j++) {
+            deft_gpu_first_unit *u = &f->u[f->n++];
+            u->kv0 = p->chunk_kv_row[c], u->len = p->chunk_len[c];
+            u->ps = p->pair_start[c], u->pe = p->pair_start[c + 1], u->j = (int)j;
+        }
+    }
 }
 
 /* Units of query tiles for qpu q (0: one per chunk; a chunk of more than `slots` tiles, streamed,

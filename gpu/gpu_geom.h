@@ -43,4 +43,18 @@
 #define DEFT_GPU_SPLIT_STATES(d) ((d) <= 128 ? 4 : 0)
 #define DEFT_GPU_SCRATCH_BYTES(d) ((size_t)DEFT_GPU_SPLIT_STATES(d) * (4u + (size_t)(d) / 2u) * 32u * 4u)
 
+/* The first units of version 2's list (plan order), computed on the host and passed to the
+ * persistent kernel as a parameter: block b's first item is unit b / hkv with KV head b % hkv, so
+ * a block whose unit is here issues its loads at once, without reading the plan first. At most
+ * DEFT_GPU_FIRST_MAX units (the parameter stays under 4 KiB with the argument block and the two
+ * tensor maps); blocks past them read the list classify_kernel writes. */
+#define DEFT_GPU_FIRST_MAX 150
+typedef struct deft_gpu_first_unit {
+    int kv0, len, ps, pe, j; /* the chunk's first KV row, length and pairs [ps, pe); query tile j */
+} deft_gpu_first_unit;
+typedef struct deft_gpu_first {
+    int n;
+    deft_gpu_first_unit u[DEFT_GPU_FIRST_MAX];
+} deft_gpu_first;
+
 #endif

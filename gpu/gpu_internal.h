@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "gpu.h"
+#include "gpu_geom.h"
 extern "C" { /* common/internal.h is C without its own guards */
 #include "internal.h"
 }
@@ -78,6 +79,11 @@ extern "C" int deft_gpu_ring_slots(const deft_shape *s);
 /* The most work units (version 2's list) a plan with G = g query heads per KV head can have: one
  * per 128-row query tile of every chunk, n_chunks + n_pairs g / 128 + 1; 0 on overflow. */
 extern "C" size_t deft_gpu_unit_cap(const deft_plan *p, int64_t g);
+/* The first min(want, DEFT_GPU_FIRST_MAX) units of version 2's list for a plan with G = g query
+ * heads per KV head, qpu and nslot as in deft_gpu_args: the same rule, in the same order, as
+ * classify_kernel (gpu/gpu_common.c). */
+extern "C" void deft_gpu_first_units(const deft_plan *p, int64_t g, int qpu, int nslot, int want,
+                                     deft_gpu_first *f);
 
 /* DEFT_GPU_TRACE (a measurement build, e.g. `make build/bench_gpu NVFLAGS_EXTRA=-DDEFT_GPU_TRACE`):
  * the timeline of a run, as the earliest and latest %globaltimer (ns) at which any block passed
