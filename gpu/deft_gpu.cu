@@ -1096,7 +1096,10 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
     T *ring = reinterpret_cast<T *>(smem);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int c = blockIdx.x / a.hkv, g = blockIdx.x % a.hkv, G = a.group;
-    const int ps = a.pair_start[c], nrows = (a.pair_start[c + 1] - ps) * G, len = a.chunk_len[c];
+    /* the chunk's four words in one trip to memory (kv0 read after the test below was a second
+     * dependent trip, ~0.5 us on every small item's chain) */
+    const int ps = __ldg(a.pair_start + c), pe = __ldg(a.pair_start + c + 1), len = __ldg(a.chunk_len + c);
+    const int kv0 = __ldg(a.chunk_kv_row + c), nrows = (pe - ps) * G, nt = (len + TS - 1) / TS;
     deft_trace(TR_SMALL_START);
     /* No wait at the start: this kernel launches once every persistent block has passed its
      * wait for classify_kernel (so the previous run's reduction is over), writes only the
@@ -1105,14 +1108,17 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
      * after it and the reduction, which waits for this kernel, sees every partial. */
     /* M row tiles (block-uniform): with one, the 4 warps split the tokens (tstep 4); with more,
      * warp w has row tile w and all the tokens, and a warp past the last row tile has nothing to
-     * do (warp 0 always has a row tile: block 0's wait below stays) */
+     * do (warp 0 always has a row tile: block 0's wait below stays). One row tile over one
+     * token tile (`solo`, the one-token leaves of speculative decoding) is warp 0's alone, with
+     * no merge: the other warps' states would be empty, and merging an empty state changes
+     * nothing. */
     const int M = (nrows + 15) >> 4, tstep = M == 1 ? 4 : 1, rt = M == 1 ? 0 : warp;
-    if (!DEFT_GPU_IS_SMALL(nrows, len) || rt >= M) {
-        if (blockIdx.x == 0) cudaGridDependencySynchronize();
+    const bool solo = M == 1 && nt == 1;
+    if (!DEFT_GPU_IS_SMALL(nrows, len) || rt >= M || (solo && warp > 0)) {
+        if (blockIdx.x == 0) cudaTriggerProgrammaticLaunchCompletion(), cudaGridDependencySynchronize();
         deft_trace(TR_SMALL_END);
         return;
     }
-    const int kv0 = a.chunk_kv_row[c], nt = (len + TS - 1) / TS;
     const T *K = static_cast<const T *>(a.k), *V = static_cast<const T *>(a.v);
     const float scale2 = a.scale * LOG2E;
     T *mine = ring + (size_t)warp * 2 * SLOT;
@@ -1215,8 +1221,8 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
     }
     asm volatile("cp.async.wait_group 0;\n" ::: "memory");
 
-    if (M == 1) { /* block-uniform: merge the four warps' states (warp order), in shared memory
-                     the tiles no longer need */
+    if (M == 1 && !solo) { /* block-uniform: merge the four warps' states (warp order), in shared
+                              memory the tiles no longer need */
         __syncthreads();
         float *scratch = reinterpret_cast<float *>(smem);
         if (warp > 0) state_put<ND>(scratch + (size_t)(warp - 1) * STATE * 32 + lane, m, l, o);
@@ -1226,7 +1232,10 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
     }
     put_partials<D>(a, ps, g, G, nrows, rowA, rowB, m, l, o);
     deft_trace(TR_SMALL_DONE);
-    if (blockIdx.x == 0) cudaGridDependencySynchronize(); /* see above: ends after the large kernel */
+    /* Block 0 ends after the large kernel (see above). Its trigger lets the reduction launch once
+     * every other small block has exited: its blocks then wait on the SMs the small items left,
+     * not behind this kernel's end (~1 us of launch on the small trees) */
+    if (blockIdx.x == 0) cudaTriggerProgrammaticLaunchCompletion(), cudaGridDependencySynchronize();
     deft_trace(TR_SMALL_END);
 }
 
