@@ -708,21 +708,24 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
         issue_q(cur, cur.qt0);
         issue_cur();
     }
-    /* The next item. Taking it costs a chain of dependent reads (the list's length, the counter,
-     * the list, the chunk) that wait in the memory system behind the first item's own K/V loads:
-     * about 3 us on the small trees, where a block has one item. So a block whose first item was
-     * loaded early (`deferred`) computes it first and reads the next one only at its end (that
-     * item's loads then start without overlap, once); a late block takes it at once. */
-    bool has_next = false, deferred = early;
+    /* The next item, taken now so that its loads overlap this one's work. Taking it is a chain of
+     * dependent reads (the counter, the list, the chunk), ~3 us while the first items' K/V loads
+     * fill the memory system; most of it hides behind the first query tile's landing. When the
+     * grid holds every item (the small trees: one item per block) nothing is taken. (Until
+     * 2026-12-01 a block whose first item was loaded early took its second one only at the
+     * first one's end, so the second item's loads started without overlap: specdec's last
+     * items, a second round on a few SMs, took ~3 us more each.) */
+    bool has_next = false;
     int buf = 0;
-    grab_start();
-    if (!deferred) {
+    if ((int)gridDim.x < n_items) {
+        grab_start();
         grab_publish(1);
         __syncthreads();
         has_next = read_item(nxt, 1);
     }
     uint32_t qphase = 0;
     [[maybe_unused]] int npass = 0; /* passes so far (the timeline build's stamps) */
+    [[maybe_unused]] bool first_item = true;
 
     for (;;) {
         if (has_next) grab_start(); /* the item after next */
@@ -1009,21 +1012,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
                 else if (qnext == 2) issue_q(nxt, nxt.qt0);
             }
         }
-        if (deferred) { /* the first item is done: now the second, then the usual pipeline */
-            deft_trace(TR_LARGE_FIRST);
-            deferred = false;
-            grab_publish(0);
-            __syncthreads(); /* next_item[0] is published; everyone is done with this item */
-            const int s0 = cur.slot0 + cur.ntiles, p0 = cur.par0;
-            if (!read_item(cur, 0)) break;
-            cur.slot0 = s0 % nslot, cur.par0 = p0 ^ ((s0 / nslot) & 1);
-            issue_q(cur, cur.qt0);
-            issue_cur();
-            grab_start(), grab_publish(1);
-            __syncthreads();
-            has_next = read_item(nxt, 1);
-            continue;
-        }
+        if (first_item) deft_trace(TR_LARGE_FIRST), first_item = false;
         if (!has_next) break;
         grab_publish(buf);
         __syncthreads(); /* next_item[buf] is published; everyone is done with this item */
