@@ -1,13 +1,15 @@
 /* test_gpuhost.c: the GPU path's host arithmetic (gpu/gpu_common.c), which is built and used with
  * or without CUDA, so it is tested here, on every machine: the chunk limits per shape, the ring's
  * slots, the workspace (its list of work units must hold the most units any plan can have: one
- * per 128-row query tile of every chunk, when every chunk streams), and the chunk-size choice. */
+ * per 128-row query tile of every chunk, when every chunk streams), the chunk-size choice, and the
+ * persistent blocks' first units (the head of the list classify_kernel writes on the device). */
 #include <stdint.h>
 
 #include "testlib.h"
 #include "../gpu/gpu_geom.h"
 
 int deft_gpu_ring_slots(const deft_shape *s); /* gpu/gpu_common.c, internal */
+void deft_gpu_first_units(const deft_plan *p, int64_t g, int qpu, int nslot, int want, deft_gpu_first *f);
 
 static deft_shape shape(int64_t hq, int64_t hkv, int64_t d, deft_dtype dt)
 {
@@ -121,6 +123,73 @@ START_TEST(chosen_chunk_is_a_candidate_that_fits)
 }
 END_TEST
 
+/* The first units must be the head of the device's list: the large chunks' units in plan order,
+ * (chunk, 0), (chunk, 1), ..., as many per chunk as classify_kernel lists (one per 128-row query
+ * tile when the chunk streams, more tiles than nslot; else qpu query tiles a unit, all of them
+ * for qpu 0), and no small chunk. Each entry carries its chunk's words. */
+static void check_first(const deft_plan *p, int64_t g, int qpu, int nslot, int want, const char *what)
+{
+    static deft_gpu_first f;
+    deft_gpu_first_units(p, g, qpu, nslot, want, &f);
+    int k = 0; /* the next entry expected */
+    for (int32_t c = 0; c < p->n_chunks && k < f.n; c++) {
+        int64_t rows = (int64_t)(p->pair_start[c + 1] - p->pair_start[c]) * g, len = p->chunk_len[c];
+        if (DEFT_GPU_IS_SMALL(rows, len)) continue;
+        int64_t nqt = (rows + DEFT_GPU_QROWS - 1) / DEFT_GPU_QROWS;
+        int64_t units = (len + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE > nslot ? nqt : qpu ? (nqt + qpu - 1) / qpu : 1;
+        for (int64_t j = 0; j < units && k < f.n; j++, k++) {
+            const deft_gpu_first_unit *u = &f.u[k];
+            ck_assert_msg(u->kv0 == p->chunk_kv_row[c] && u->len == len && u->ps == p->pair_start[c] &&
+                              u->pe == p->pair_start[c + 1] && u->j == j,
+                          "%s (qpu %d, nslot %d, want %d): entry %d is (kv0 %d, len %d, pairs %d-%d, j %d), "
+                          "expected chunk %d unit %lld", what, qpu, nslot, want, k, u->kv0, u->len, u->ps,
+                          u->pe, u->j, c, (long long)j);
+        }
+        if (k == f.n) break;
+    }
+    ck_assert_msg(k == f.n, "%s: %d entries, only %d expected ones", what, f.n, k);
+    int cap = want < DEFT_GPU_FIRST_MAX ? want : DEFT_GPU_FIRST_MAX;
+    ck_assert_msg(f.n <= cap, "%s: %d entries for want %d", what, f.n, want);
+    if (f.n < cap) { /* the list was shorter: every large chunk's units are in */
+        int64_t total = 0;
+        for (int32_t c = 0; c < p->n_chunks; c++) {
+            int64_t rows = (int64_t)(p->pair_start[c + 1] - p->pair_start[c]) * g, len = p->chunk_len[c];
+            if (DEFT_GPU_IS_SMALL(rows, len)) continue;
+            int64_t nqt = (rows + DEFT_GPU_QROWS - 1) / DEFT_GPU_QROWS;
+            total += (len + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE > nslot ? nqt : qpu ? (nqt + qpu - 1) / qpu : 1;
+        }
+        ck_assert_msg(f.n == total, "%s: %d entries of %lld units", what, f.n, (long long)total);
+    }
+}
+
+START_TEST(first_units_head_the_list)
+{
+    static const char *specs[] = {"tot", "specdec", "wide", "levels:1,10_4096,416", "random:5", "random:17"};
+    static const int64_t heads[][2] = {{32, 8}, {8, 1}};
+    static const int64_t cts[] = {64, 512, 8192};
+    static const int wants[] = {1, 17, 132, 1000};
+    static const int qpus[][2] = {{0, 4}, {1, 4}, {2, 2}, {3, 10}};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
+        for (int h = 0; h < 2; h++) {
+            deft_gen_options go;
+            deft_case c;
+            deft_diag d;
+            deft_gen_options_default(&go);
+            go.hq = heads[h][0], go.hkv = heads[h][1], go.d = 64, go.dtype = DEFT_F16;
+            ck_assert_msg(deft_generate(specs[i], &go, &c, &d) == DEFT_OK, "%s: %s", specs[i], d.message);
+            for (int k = 0; k < 3; k++) {
+                deft_options o = {cts[k], 0, 0};
+                deft_plan p;
+                ck_assert(deft_plan_build(&c.problem.tree, &o, &p, &d) == DEFT_OK);
+                for (int q = 0; q < 4; q++) /* qpu and ring slots */
+                    for (int w = 0; w < 4; w++) check_first(&p, go.hq / go.hkv, qpus[q][0], qpus[q][1], wants[w], specs[i]);
+                deft_plan_free(&p);
+            }
+            deft_case_free(&c);
+        }
+}
+END_TEST
+
 Suite *gpuhost_suite(void)
 {
     Suite *s = suite_create("gpuhost");
@@ -130,6 +199,7 @@ Suite *gpuhost_suite(void)
     tcase_add_test(tc, workspace_holds_every_unit);
     tcase_add_test(tc, workspace_overflow_is_zero);
     tcase_add_test(tc, chosen_chunk_is_a_candidate_that_fits);
+    tcase_add_test(tc, first_units_head_the_list);
     suite_add_tcase(s, tc);
     return s;
 }
