@@ -469,8 +469,9 @@ __device__ __forceinline__ int chunk_units(const deft_gpu_args &a, int c)
 /* ---- the partial kernel ----
  * Persistent blocks (one per SM) take the large work items (unit of a chunk's query tiles, KV
  * head) from a counter over the list classify_kernel wrote (plan order, so the ancestors' tall
- * chunks start first). Block b's first item is item b, found and loaded before classify_kernel
- * ends; the item after next is taken while an item runs, off the critical path. Shared memory:
+ * chunks start first). Block b's first item is item b, which the host passes in `first`, loaded
+ * before classify_kernel ends; the item after next is taken while an item runs, off the
+ * critical path. Shared memory:
  * qs [QROWS][D+PAD] and a ring of nslot slots, each the K and V of one 64-token tile ([TK][D+PAD]
  * each). An item's tiles stay in their slots while all its query tiles pass over them (so its K/V
  * leaves HBM once per unit; the units of one chunk run at about the same time, on other SMs, so
@@ -535,8 +536,8 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
     /* One thread (lane 0 of the last warp, idle in items of few rows) takes work items: the item
      * after next is taken when an item starts and published in next_item[buf] when it ends, so
      * the counter's and the chunk's latencies hide behind the item's work. Items 0 .. grid - 1
-     * are the blocks' first items (block b takes item b, found before the wait, below); the
-     * counter hands out the rest. */
+     * are the blocks' first items (block b takes item b, from `first` before the wait, below);
+     * the counter hands out the rest. */
     const bool grabber = tid == NTHREADS - 32;
     int g_w = 0, g_info[5] = {0, 0, 0, 0, 0};
     auto chunk_info = [&](int c, int j, int *info) {
@@ -1090,9 +1091,9 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
     const int ps = __ldg(a.pair_start + c), pe = __ldg(a.pair_start + c + 1), len = __ldg(a.chunk_len + c);
     const int kv0 = __ldg(a.chunk_kv_row + c), nrows = (pe - ps) * G, nt = (len + TS - 1) / TS;
     deft_trace(TR_SMALL_START);
-    /* No wait at the start: this kernel launches once every persistent block has passed its
-     * wait for classify_kernel (so the previous run's reduction is over), writes only the
-     * partials of small items, and runs on the SMs the persistent kernel leaves free, beside it.
+    /* No wait at the start: this kernel launches once every persistent block has started (the
+     * previous run's reduction ended before classify_kernel began), writes only the partials of
+     * small items, and runs on the SMs the persistent kernel leaves free, beside it.
      * Block 0 alone waits for the persistent kernel's end before it exits, so this kernel ends
      * after it and the reduction, which waits for this kernel, sees every partial. */
     /* M row tiles (block-uniform): with one, the 4 warps split the tokens (tstep 4); with more,
