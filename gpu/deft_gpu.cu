@@ -1266,6 +1266,16 @@ int grid_blocks(int n_items)
     return per_item || n_items < sms ? n_items : sms;
 }
 
+/* DEFT_GPU_FIRST=N (testing): at most N first units from the host, so blocks past them read their
+ * first item from classify_kernel's list after the wait (the path of the blocks past
+ * DEFT_GPU_FIRST_MAX units on a GPU of more SMs); -1 when unset. Read at every run (a few
+ * hundred ns), so a test can change it between runs. */
+int forced_first(void)
+{
+    const char *env = getenv("DEFT_GPU_FIRST");
+    return env && *env ? atoi(env) : -1;
+}
+
 /* the persistent kernel's blocks for a run: grid_blocks of an upper bound of the large items */
 int persistent_grid(const deft_gpu_args *a)
 {
@@ -1430,7 +1440,9 @@ extern "C" deft_status deft_gpu_run_device(const deft_problem *p, const deft_pla
     a.nslot = nslot;
     /* the blocks' first units: as many as the persistent grid has blocks, over the KV heads */
     deft_gpu_first first;
-    deft_gpu_first_units(plan, a.group, a.qpu, nslot, (persistent_grid(&a) + a.hkv - 1) / a.hkv, &first);
+    int want = (persistent_grid(&a) + a.hkv - 1) / a.hkv;
+    if (forced_first() >= 0 && forced_first() < want) want = forced_first();
+    deft_gpu_first_units(plan, a.group, a.qpu, nslot, want, &first);
     cudaStream_t stream = (cudaStream_t)cuda_stream;
     cudaError_t e = a.dtype == DEFT_F16 ? launch_t<__half>(&a, smem, maps, &first, stream)
                                         : launch_t<__nv_bfloat16>(&a, smem, maps, &first, stream);

@@ -425,6 +425,50 @@ static void drafts(void)
     }
 }
 
+/* ---- late first items: a persistent block whose first unit is not among the host's first
+ * units (at most DEFT_GPU_FIRST_MAX, 150: all of them on a GPU of 132 SMs) reads it from
+ * classify_kernel's list after its wait. DEFT_GPU_FIRST caps the host's units, so the path runs
+ * here: 0 sends every block there, 2 mixes both kinds ---- */
+static void late_first(int quick)
+{
+    static const struct {
+        const char *spec;
+        int64_t hq, hkv, d, chunk;
+    } cases[] = {
+        {"tot", 8, 2, 128, 256},                     /* many units, resident and split */
+        {"levels:1,10_4096,416", 8, 2, 128, 1024},   /* streamed units */
+        {"random:23", 16, 4, 64, 64},
+    };
+    static const char *caps[] = {"0", "2"};
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+        if (quick && i == 2) continue;
+        deft_case c;
+        if (gen(cases[i].spec, cases[i].hq, cases[i].hkv, cases[i].d, i % 2 ? DEFT_BF16 : DEFT_F16, 7, &c))
+            continue;
+        deft_options opt = {cases[i].chunk, 0, 0};
+        /* the case must have large units, or no block takes the path */
+        deft_plan plan;
+        deft_diag diag;
+        int n = 0;
+        if (deft_plan_build(&c.problem.tree, &opt, &plan, &diag) == DEFT_OK) {
+            for (int32_t k = 0; k < plan.n_chunks; k++)
+                n += !DEFT_GPU_IS_SMALL((int64_t)(plan.pair_start[k + 1] - plan.pair_start[k]) *
+                                            (cases[i].hq / cases[i].hkv), plan.chunk_len[k]);
+            deft_plan_free(&plan);
+        }
+        if (n < 3) {
+            printf("FAIL late_first %s: %d large chunks (3 or more wanted)\n", cases[i].spec, n);
+            other_fail++;
+        }
+        for (int k = 0; k < 2; k++) {
+            setenv("DEFT_GPU_FIRST", caps[k], 1);
+            check_case(&c, &opt, P_GPU, k == 0, 0, 0);
+        }
+        unsetenv("DEFT_GPU_FIRST");
+        deft_case_free(&c);
+    }
+}
+
 /* ---- streamed chunks: chunks longer than version 2's ring (256 tokens at D = 128, 640 at
  * D = 64) stream through it, one query tile per unit; trees with long shared nodes, several
  * query tiles, GQA 1-8, multi-root, a node split by chunk_queries ---- */
@@ -671,6 +715,7 @@ int main(int argc, char **argv)
         drafts();
         levels();
         streamed(1);
+        late_first(1);
     } else if (quick) {
         random_forests(seeds < 40 ? seeds : 40, 1);
         nonfinite();
@@ -678,6 +723,7 @@ int main(int argc, char **argv)
         drafts();
         workloads(0, 1);
         streamed(1);
+        late_first(1);
     } else {
         random_forests(seeds, 1);
         nonfinite();
@@ -685,6 +731,7 @@ int main(int argc, char **argv)
         drafts();
         levels();
         streamed(0);
+        late_first(0);
         workloads(full_shape, 0);
         stress(n_stress, 1000);
     }
