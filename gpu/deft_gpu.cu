@@ -1440,8 +1440,9 @@ extern "C" deft_status deft_gpu_run_device(const deft_problem *p, const deft_pla
     a.nslot = nslot;
     /* the blocks' first units: as many as the persistent grid has blocks, over the KV heads */
     deft_gpu_first first;
+    const int first_cap = forced_first();
     int want = (persistent_grid(&a) + a.hkv - 1) / a.hkv;
-    if (forced_first() >= 0 && forced_first() < want) want = forced_first();
+    if (first_cap >= 0 && first_cap < want) want = first_cap;
     deft_gpu_first_units(plan, a.group, a.qpu, nslot, want, &first);
     cudaStream_t stream = (cudaStream_t)cuda_stream;
     cudaError_t e = a.dtype == DEFT_F16 ? launch_t<__half>(&a, smem, maps, &first, stream)

@@ -56,9 +56,15 @@ static int64_t chunk_qtiles(const deft_plan *p, int64_t g, int32_t c)
     return DEFT_GPU_IS_SMALL(rows, p->chunk_len[c]) ? 0 : (rows + DEFT_GPU_QROWS - 1) / DEFT_GPU_QROWS;
 }
 
-/* classify_kernel of gpu/deft_gpu.cu on the host (chunk_units there): the large chunks' units in
- * plan order; a chunk longer than the ring has one unit per query tile, else qpu query tiles a
- * unit (all of them when qpu is 0) */
+/* Query tiles per unit of a large chunk of nqt query tiles and nt 64-token tiles (chunk_units of
+ * gpu/deft_gpu.cu): one when it is longer than the ring's `slots` (streamed), else q (all of them
+ * for q 0, or q >= nqt); the chunk has ceil(nqt / per) units. */
+static int64_t unit_qtiles(int64_t nqt, int64_t nt, int64_t q, int slots)
+{
+    return nt > slots ? 1 : q && q < nqt ? q : nqt;
+}
+
+/* classify_kernel of gpu/deft_gpu.cu on the host: the large chunks' units in plan order */
 void deft_gpu_first_units(const deft_plan *p, int64_t g, int qpu, int nslot, int want, deft_gpu_first *f)
 {
     if (want > DEFT_GPU_FIRST_MAX) want = DEFT_GPU_FIRST_MAX;
@@ -66,8 +72,8 @@ void deft_gpu_first_units(const deft_plan *p, int64_t g, int qpu, int nslot, int
     for (int32_t c = 0; c < p->n_chunks && f->n < want; c++) {
         int64_t nqt = chunk_qtiles(p, g, c);
         if (!nqt) continue;
-        int64_t nu = (p->chunk_len[c] + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE > nslot ? nqt
-                     : qpu ? (nqt + qpu - 1) / qpu : 1;
+        int64_t per = unit_qtiles(nqt, (p->chunk_len[c] + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE, qpu, nslot);
+        int64_t nu = (nqt + per - 1) / per;
         for (int64_t j = 0; j < nu && f->n < want; j++) {
             deft_gpu_first_unit *u = &f->u[f->n++];
             u->kv0 = p->chunk_kv_row[c], u->len = p->chunk_len[c];
@@ -87,7 +93,7 @@ static void units_of(const deft_plan *p, int64_t g, int64_t q, int slots, int64_
         if (!nqt) continue;
         int64_t nt = (p->chunk_len[c] + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE;
         double tiles = (double)nt;
-        int64_t per = nt > slots ? 1 : q && q < nqt ? q : nqt;
+        int64_t per = unit_qtiles(nqt, nt, q, slots);
         *units += (nqt + per - 1) / per;
         *passes += (double)nqt * tiles;
         if ((double)per * tiles > *crit) *crit = (double)per * tiles;

@@ -388,6 +388,31 @@ static void levels(void)
  * has 21 queries below it, node 5-20 five), GQA 1 to 8 so the rows run 21 (two row tiles) to 64
  * (four), and random forests cut into chunks of at most 16 tokens, whose rows see different
  * prefixes of a chunk (the non-finite scan of V); D 64, 128 and 256 ---- */
+/* Chunks of c's plan (with opt) for which pick(rows, tokens) holds, rows = pairs x G: the path
+ * sections check that their cases reach the path they are named after (-1: no plan). */
+static int plan_chunks(const deft_case *c, const deft_options *opt, int (*pick)(int64_t rows, int64_t len))
+{
+    deft_plan plan;
+    deft_diag diag;
+    if (deft_plan_build(&c->problem.tree, opt, &plan, &diag) != DEFT_OK) return -1;
+    const int64_t g = c->problem.shape.hq / c->problem.shape.hkv;
+    int n = 0;
+    for (int32_t k = 0; k < plan.n_chunks; k++)
+        n += pick((int64_t)(plan.pair_start[k + 1] - plan.pair_start[k]) * g, plan.chunk_len[k]);
+    deft_plan_free(&plan);
+    return n;
+}
+/* small by their length, not their rows (drafts) */
+static int small_by_length(int64_t rows, int64_t len)
+{
+    return rows > DEFT_GPU_SMALL_ROWS && DEFT_GPU_IS_SMALL(rows, len);
+}
+/* the persistent kernel's (late_first) */
+static int large(int64_t rows, int64_t len)
+{
+    return !DEFT_GPU_IS_SMALL(rows, len);
+}
+
 static void drafts(void)
 {
     static const struct {
@@ -406,17 +431,8 @@ static void drafts(void)
             continue;
         deft_options opt = {cases[i].chunk, 0, 0};
         /* the case must reach the path: chunks that are small by their length, not their rows */
-        deft_plan plan;
-        deft_diag diag;
-        int n = 0;
-        if (deft_plan_build(&c.problem.tree, &opt, &plan, &diag) == DEFT_OK) {
-            for (int32_t k = 0; k < plan.n_chunks; k++) {
-                int64_t rows = (int64_t)(plan.pair_start[k + 1] - plan.pair_start[k]) * (cases[i].hq / cases[i].hkv);
-                n += rows > DEFT_GPU_SMALL_ROWS && DEFT_GPU_IS_SMALL(rows, plan.chunk_len[k]);
-            }
-            deft_plan_free(&plan);
-        }
-        if (n == 0) {
+        int n = plan_chunks(&c, &opt, small_by_length);
+        if (n <= 0) {
             printf("FAIL drafts %s: no chunk of one small tile with 17-64 rows\n", cases[i].spec);
             other_fail++;
         }
@@ -447,15 +463,7 @@ static void late_first(int quick)
             continue;
         deft_options opt = {cases[i].chunk, 0, 0};
         /* the case must have large units, or no block takes the path */
-        deft_plan plan;
-        deft_diag diag;
-        int n = 0;
-        if (deft_plan_build(&c.problem.tree, &opt, &plan, &diag) == DEFT_OK) {
-            for (int32_t k = 0; k < plan.n_chunks; k++)
-                n += !DEFT_GPU_IS_SMALL((int64_t)(plan.pair_start[k + 1] - plan.pair_start[k]) *
-                                            (cases[i].hq / cases[i].hkv), plan.chunk_len[k]);
-            deft_plan_free(&plan);
-        }
+        int n = plan_chunks(&c, &opt, large);
         if (n < 3) {
             printf("FAIL late_first %s: %d large chunks (3 or more wanted)\n", cases[i].spec, n);
             other_fail++;

@@ -127,37 +127,37 @@ END_TEST
  * (chunk, 0), (chunk, 1), ..., as many per chunk as classify_kernel lists (one per 128-row query
  * tile when the chunk streams, more tiles than nslot; else qpu query tiles a unit, all of them
  * for qpu 0), and no small chunk. Each entry carries its chunk's words. */
+/* units classify_kernel lists for chunk c: 0 for a small chunk */
+static int64_t chunk_units(const deft_plan *p, int64_t g, int qpu, int nslot, int32_t c)
+{
+    int64_t rows = (int64_t)(p->pair_start[c + 1] - p->pair_start[c]) * g, len = p->chunk_len[c];
+    if (DEFT_GPU_IS_SMALL(rows, len)) return 0;
+    int64_t nqt = (rows + DEFT_GPU_QROWS - 1) / DEFT_GPU_QROWS;
+    return (len + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE > nslot ? nqt : qpu ? (nqt + qpu - 1) / qpu : 1;
+}
+
 static void check_first(const deft_plan *p, int64_t g, int qpu, int nslot, int want, const char *what)
 {
     static deft_gpu_first f;
     deft_gpu_first_units(p, g, qpu, nslot, want, &f);
     int k = 0; /* the next entry expected */
     for (int32_t c = 0; c < p->n_chunks && k < f.n; c++) {
-        int64_t rows = (int64_t)(p->pair_start[c + 1] - p->pair_start[c]) * g, len = p->chunk_len[c];
-        if (DEFT_GPU_IS_SMALL(rows, len)) continue;
-        int64_t nqt = (rows + DEFT_GPU_QROWS - 1) / DEFT_GPU_QROWS;
-        int64_t units = (len + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE > nslot ? nqt : qpu ? (nqt + qpu - 1) / qpu : 1;
+        int64_t units = chunk_units(p, g, qpu, nslot, c);
         for (int64_t j = 0; j < units && k < f.n; j++, k++) {
             const deft_gpu_first_unit *u = &f.u[k];
-            ck_assert_msg(u->kv0 == p->chunk_kv_row[c] && u->len == len && u->ps == p->pair_start[c] &&
+            ck_assert_msg(u->kv0 == p->chunk_kv_row[c] && u->len == p->chunk_len[c] && u->ps == p->pair_start[c] &&
                               u->pe == p->pair_start[c + 1] && u->j == j,
                           "%s (qpu %d, nslot %d, want %d): entry %d is (kv0 %d, len %d, pairs %d-%d, j %d), "
                           "expected chunk %d unit %lld", what, qpu, nslot, want, k, u->kv0, u->len, u->ps,
                           u->pe, u->j, c, (long long)j);
         }
-        if (k == f.n) break;
     }
     ck_assert_msg(k == f.n, "%s: %d entries, only %d expected ones", what, f.n, k);
     int cap = want < DEFT_GPU_FIRST_MAX ? want : DEFT_GPU_FIRST_MAX;
     ck_assert_msg(f.n <= cap, "%s: %d entries for want %d", what, f.n, want);
     if (f.n < cap) { /* the list was shorter: every large chunk's units are in */
         int64_t total = 0;
-        for (int32_t c = 0; c < p->n_chunks; c++) {
-            int64_t rows = (int64_t)(p->pair_start[c + 1] - p->pair_start[c]) * g, len = p->chunk_len[c];
-            if (DEFT_GPU_IS_SMALL(rows, len)) continue;
-            int64_t nqt = (rows + DEFT_GPU_QROWS - 1) / DEFT_GPU_QROWS;
-            total += (len + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE > nslot ? nqt : qpu ? (nqt + qpu - 1) / qpu : 1;
-        }
+        for (int32_t c = 0; c < p->n_chunks; c++) total += chunk_units(p, g, qpu, nslot, c);
         ck_assert_msg(f.n == total, "%s: %d entries of %lld units", what, f.n, (long long)total);
     }
 }
