@@ -95,6 +95,10 @@ deft_status deft_gpu_args_fill(const deft_problem *p, const deft_plan *plan,
                       workspace_bytes, workspace, need, plan_words_dev, (void *)o_dev, (void *)lse_dev);
         return DEFT_ERR_ARG;
     }
+    if ((uintptr_t)workspace % 256) { /* the partials' vector loads and stores need their alignment */
+        deft_diag_set(diag, DEFT_ERR_ARG, -1, "%s: the workspace %p must be 256-byte aligned", who, workspace);
+        return DEFT_ERR_ARG;
+    }
     const int32_t *w = (const int32_t *)plan_words_dev;
     a->q = p->q, a->k = p->k, a->v = p->v;
     a->chunk_kv_row = w + (plan->chunk_kv_row - plan->words);

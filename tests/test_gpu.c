@@ -623,12 +623,18 @@ static void api(void)
         expect(deft_gpu_run_device(&mis, &plan, dw, dws, ws, dout, dlse, stream, &diag) == DEFT_ERR_ARG &&
                    strstr(diag.message, "16-byte aligned"),
                "a K pointer off 16-byte alignment is DEFT_ERR_ARG");
+        expect(deft_gpu_run_device(&dp, &plan, dw, (char *)dws + 16, ws, dout, dlse, stream, &diag) ==
+                       DEFT_ERR_ARG && strstr(diag.message, "256-byte aligned"),
+               "a workspace off 256-byte alignment is DEFT_ERR_ARG");
         deft_reference ref;
         deft_reference_compute(p, &ref, &diag);
         float *o = malloc(nq * 4), *lse = malloc(nl * 4);
         for (int v = 0; v < 2 && o && lse; v++) {
             cudaMemsetAsync(dout, 0xff, nq * 4, stream);
             cudaMemsetAsync(dlse, 0xff, nl * 4, stream);
+            /* the workspace poisoned too (partials NaN, counters -1): a run must not depend on
+             * what it finds there */
+            cudaMemsetAsync(dws, 0xff, ws, stream);
             deft_status st = (v ? deft_gpu_simple_run_device : deft_gpu_run_device)(
                 &dp, &plan, dw, dws, ws, dout, dlse, stream, &diag);
             expect(st == DEFT_OK, v ? "simple device run" : "device run");
