@@ -453,7 +453,7 @@ static void late_first(int quick)
     } cases[] = {
         {"tot", 8, 2, 128, 256},                     /* many units, resident and split */
         {"levels:1,10_4096,416", 8, 2, 128, 1024},   /* streamed units */
-        {"random:23", 16, 4, 64, 64},
+        {"random:23", 16, 2, 64, 64},                /* D = 64, GQA 8: 4 large chunks of 13 */
     };
     static const char *caps[] = {"0", "2"};
     for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
