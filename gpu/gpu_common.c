@@ -42,7 +42,10 @@ int64_t deft_gpu_max_chunk_tokens(const deft_shape *s)
  * their bytes say). A chunk longer than the ring streams through it, one query tile per unit, at
  * the same T_PASS per tile. T_PASS was refit on 2026-12-01 once the tensor copies fed the ring
  * (3.2 -> 1.6 us): the model then picks the measured best chunk of the 256-8192 sweep on all six
- * standard trees (within 0.4 us on tot). */
+ * standard trees (within 0.4 us on tot). With the finer candidates below (2026-12-01) it picks
+ * the measured best of the 192-1792 sweep on fewshot (384), fewshot50 (1408, the same three root
+ * chunks as 1536) and specstar (256), and 576 on specdec, where 704-768 measured 1 us faster (the
+ * model does not count the SMs a node's items leave to the small items). */
 #define MODEL_T_PASS 1.6e-6
 #define MODEL_T_UNIT 1.0e-6
 #define MODEL_T_ROW 5.0e-10
@@ -149,19 +152,29 @@ static double modeled_time(const deft_plan *p, const deft_shape *s)
     return big * 1e-6 + 2.0 * partial / MODEL_BW + rows * MODEL_T_ROW; /* written once, read once */
 }
 
+/* The candidates: multiples of 64 tokens (one tile) up to 1024, then of 128 up to 2048, of 256 up
+ * to 4096 and of 512 up to 8192 (up to 40 plans built and modeled: 0.1 ms of CPU on fewshot, 1 ms on tot, 3 ms on wide). Powers of two alone missed
+ * the best chunk by 2-6% where a node's split into chunks decides how many SMs its items take
+ * and how many are left to the small items (H200, 2026-12-01: fewshot 384 tokens 26.0 us against
+ * 26.7 at 512, fewshot50 1536 46.5 against 49.6 at 1024, specdec 576 33.0 against 34.7 at 512;
+ * the model picks those three). */
+static int64_t next_candidate(int64_t c)
+{
+    return c + (c < 1024 ? 64 : c < 2048 ? 128 : c < 4096 ? 256 : 512);
+}
+
 int64_t deft_gpu_choose_chunk_tokens(const deft_tree *t, const deft_shape *s)
 {
-    static const int64_t cand[] = {64, 128, 256, 512, 1024, 2048, 4096, 8192};
     int64_t cap = deft_gpu_max_chunk_tokens(s), pick = 0;
     if (cap == 0) return DEFT_DEFAULT_CHUNK_TOKENS;
     double best = 0;
-    for (size_t i = 0; i < sizeof cand / sizeof cand[0] && cand[i] <= cap; i++) {
-        deft_options o = {cand[i], 0, 0};
+    for (int64_t c = 64; c <= cap && c <= DEFT_GPU_MAX_CHUNK; c = next_candidate(c)) {
+        deft_options o = {c, 0, 0};
         deft_plan p;
         if (deft_plan_build(t, &o, &p, NULL) != DEFT_OK) continue;
         double time = modeled_time(&p, s);
         deft_plan_free(&p);
-        if (!pick || time < best) best = time, pick = cand[i];
+        if (!pick || time < best) best = time, pick = c;
     }
     return pick ? pick : (cap < DEFT_DEFAULT_CHUNK_TOKENS ? cap : DEFT_DEFAULT_CHUNK_TOKENS);
 }
