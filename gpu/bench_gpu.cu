@@ -6,6 +6,8 @@
  * as a ratio. Writes a CSV that gpu/bench_torch.py joins with PyTorch's numbers.
  *
  * usage: bench_gpu [--workloads LIST] [--impls gpu,gpu-simple] [--chunk-tokens LIST]
+ *                  (a LIST is split at ';' when it holds one, so levels:SPEC names fit:
+ *                  --workloads 'tot;levels:1,10_4096,416')
  *                  [--dtype f16|bf16|f32] [--heads HQ:HKV] [--dim D] [--reps N] [--spin-us US]
  *                  [--csv FILE]
  * --chunk-tokens 0 (the default) takes deft_gpu_choose_chunk_tokens for "gpu". A benchmark, not a
@@ -132,17 +134,19 @@ static void trace_runs(const impl *im, deft_problem *dp, const deft_plan *plan, 
 }
 #endif
 
+/* a list split at ';' when it has one (levels:SPEC names hold commas), else at ',' */
 static int split(char *s, char **out, int max)
 {
+    const char *sep = strchr(s, ';') ? ";" : ",";
     int n = 0;
-    for (char *t = strtok(s, ","); t && n < max; t = strtok(NULL, ",")) out[n++] = t;
+    for (char *t = strtok(s, sep); t && n < max; t = strtok(NULL, sep)) out[n++] = t;
     return n;
 }
 
 int main(int argc, char **argv)
 {
-    char wl_buf[512] = "fewshot,fewshot50,tot,specstar,specdec,wide", im_buf[128] = "gpu,gpu-simple";
-    char ct_buf[128] = "0";
+    char wl_buf[1024] = "fewshot,fewshot50,tot,specstar,specdec,wide", im_buf[128] = "gpu,gpu-simple";
+    char ct_buf[512] = "0";
     const char *csv_path = "build/gpu_bench.csv";
     deft_gen_options go;
     deft_gen_options_default(&go);
@@ -188,8 +192,8 @@ int main(int argc, char **argv)
     printf("%-10s %-10s %6s %10s %9s %10s %9s %8s %11s %6s\n", "workload", "impl", "chunk", "median_us",
            "plan_us", "unique_MB", "floor_us", "of_copy", "partials_MB", "copies");
 
-    char *wls[32], *ims[4], *cts[16];
-    int nw = split(wl_buf, wls, 32), ni = split(im_buf, ims, 4), nc = split(ct_buf, cts, 16);
+    char *wls[32], *ims[4], *cts[64];
+    int nw = split(wl_buf, wls, 32), ni = split(im_buf, ims, 4), nc = split(ct_buf, cts, 64);
     cudaEvent_t *ev = (cudaEvent_t *)malloc(2 * (size_t)reps * sizeof *ev);
     for (int r = 0; r < 2 * reps; r++) CHECK(cudaEventCreate(&ev[r]));
     float *times = (float *)malloc((size_t)reps * sizeof *times);
