@@ -42,10 +42,8 @@ int64_t deft_gpu_max_chunk_tokens(const deft_shape *s)
  * their bytes say). A chunk longer than the ring streams through it, one query tile per unit, at
  * the same T_PASS per tile. T_PASS was refit on 2026-12-01 once the tensor copies fed the ring
  * (3.2 -> 1.6 us): the model then picks the measured best chunk of the 256-8192 sweep on all six
- * standard trees (within 0.4 us on tot). With the finer candidates below (2026-12-01) it picks
- * the measured best of the 192-1792 sweep on fewshot (384), fewshot50 (1408, the same three root
- * chunks as 1536) and specstar (256), and 576 on specdec, where 704-768 measured 1 us faster (the
- * model does not count the SMs a node's items leave to the small items). */
+ * standard trees (within 0.4 us on tot); on the finer candidates of deft_gpu_choose_chunk_tokens,
+ * see there. */
 #define MODEL_T_PASS 1.6e-6
 #define MODEL_T_UNIT 1.0e-6
 #define MODEL_T_ROW 5.0e-10
@@ -153,11 +151,13 @@ static double modeled_time(const deft_plan *p, const deft_shape *s)
 }
 
 /* The candidates: multiples of 64 tokens (one tile) up to 1024, then of 128 up to 2048, of 256 up
- * to 4096 and of 512 up to 8192 (up to 40 plans built and modeled: 0.1 ms of CPU on fewshot, 1 ms on tot, 3 ms on wide). Powers of two alone missed
- * the best chunk by 2-6% where a node's split into chunks decides how many SMs its items take
- * and how many are left to the small items (H200, 2026-12-01: fewshot 384 tokens 26.0 us against
- * 26.7 at 512, fewshot50 1536 46.5 against 49.6 at 1024, specdec 576 33.0 against 34.7 at 512;
- * the model picks those three). */
+ * to 4096 and of 512 up to 8192 (40 plans built and modeled: 0.1 ms of CPU on fewshot, 1 ms on
+ * tot, 3 ms on wide). How a node splits into chunks decides how many SMs its items take and how
+ * many are left to the small items, and the powers of two alone missed the best split by 2-9%
+ * (H200, 2026-12-01, the model's picks: fewshot 384 tokens 26.0 us against 27.0 at 512,
+ * fewshot50 1408 (the three root chunks of 1536) 46.1 against 50.6 at 1024, specdec 576 33.1
+ * against 34.5 at 512, where 704-768 measured 32.0: the model does not count the SMs a node's
+ * items leave to the small items; gpu/NOTES.md). */
 static int64_t next_candidate(int64_t c)
 {
     return c + (c < 1024 ? 64 : c < 2048 ? 128 : c < 4096 ? 256 : 512);
@@ -168,7 +168,7 @@ int64_t deft_gpu_choose_chunk_tokens(const deft_tree *t, const deft_shape *s)
     int64_t cap = deft_gpu_max_chunk_tokens(s), pick = 0;
     if (cap == 0) return DEFT_DEFAULT_CHUNK_TOKENS;
     double best = 0;
-    for (int64_t c = 64; c <= cap && c <= DEFT_GPU_MAX_CHUNK; c = next_candidate(c)) {
+    for (int64_t c = 64; c <= cap; c = next_candidate(c)) { /* cap <= DEFT_GPU_MAX_CHUNK */
         deft_options o = {c, 0, 0};
         deft_plan p;
         if (deft_plan_build(t, &o, &p, NULL) != DEFT_OK) continue;
