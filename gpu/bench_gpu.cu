@@ -131,6 +131,11 @@ static void trace_runs(const impl *im, deft_problem *dp, const deft_plan *plan, 
     for (int i = 0; i < TRN; i++)
         printf("    trace %-15s first %7.1f  last %7.1f\n", trace_names[i], median(lo[i], 9), median(hi[i], 9));
     deft_gpu_trace_v2(2, NULL, NULL); /* the tile and pass stamps of the last run */
+    if (getenv("DEFT_GPU_ITEMS")) { /* the last run's item log, after its classify start */
+        unsigned long long a[TRN], b[TRN];
+        deft_gpu_trace_v2(0, a, b);
+        deft_gpu_trace_v2(3, a, NULL);
+    }
 }
 #endif
 

@@ -725,6 +725,9 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
         has_next = read_item(nxt, 1);
     }
     uint32_t qphase = 0;
+#ifdef DEFT_GPU_TRACE
+    unsigned long long item_t0 = deft_now(); /* the item log: the first item from here */
+#endif
     [[maybe_unused]] int npass = 0; /* passes so far (the timeline build's stamps) */
     [[maybe_unused]] bool first_item = true;
 
@@ -1014,6 +1017,10 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
             }
         }
         if (first_item) deft_trace(TR_LARGE_FIRST), first_item = false;
+#ifdef DEFT_GPU_TRACE
+        if (tid == 0) deft_trace_item(0, item_t0, cur.ntiles * cur.nqt, cur.nrows);
+        item_t0 = deft_now();
+#endif
         if (!has_next) break;
         grab_publish(buf);
         __syncthreads(); /* next_item[buf] is published; everyone is done with this item */
@@ -1091,6 +1098,9 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
     const int ps = __ldg(a.pair_start + c), pe = __ldg(a.pair_start + c + 1), len = __ldg(a.chunk_len + c);
     const int kv0 = __ldg(a.chunk_kv_row + c), nrows = (pe - ps) * G, nt = (len + TS - 1) / TS;
     deft_trace(TR_SMALL_START);
+#ifdef DEFT_GPU_TRACE
+    const unsigned long long item_t0 = deft_now();
+#endif
     /* No wait at the start: this kernel launches once every persistent block has started (the
      * previous run's reduction ended before classify_kernel began), writes only the partials of
      * small items, and runs on the SMs the persistent kernel leaves free, beside it.
@@ -1222,6 +1232,7 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
     }
     put_partials<D>(a, ps, g, G, nrows, rowA, rowB, m, l, o);
     deft_trace(TR_SMALL_DONE);
+    if (tid == 0) deft_trace_item(1, item_t0, nt, nrows);
     /* Block 0 ends after the large kernel (see above). Its trigger lets the reduction launch once
      * every other small block has exited: its blocks then wait on the SMs the small items left,
      * not behind this kernel's end (~1 us of launch on the small trees) */

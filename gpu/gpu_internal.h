@@ -99,6 +99,7 @@ enum {
 };
 #ifdef DEFT_GPU_TRACE
 #include <stdio.h>
+#include <stdlib.h>
 static __device__ unsigned long long deft_trace_lo[TR_N], deft_trace_hi[TR_N];
 __device__ __forceinline__ void deft_trace(int point)
 {
@@ -107,6 +108,29 @@ __device__ __forceinline__ void deft_trace(int point)
     asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
     atomicMin(&deft_trace_lo[point], t);
     atomicMax(&deft_trace_hi[point], t);
+}
+/* every work item's span: kind (0 large, 1 small), SM, globaltimer at its start and end, tiles
+ * (64 tokens large, 16 small), rows; a measurement log, read out by DEFT_TRACE_IO's mode 3 */
+struct deft_trace_rec {
+    unsigned long long t0, t1;
+    int kind, sm, tiles, rows;
+};
+#define DEFT_TRACE_LOG_CAP 32768
+static __device__ deft_trace_rec deft_trace_log[DEFT_TRACE_LOG_CAP];
+static __device__ unsigned int deft_trace_nlog;
+__device__ __forceinline__ unsigned long long deft_now()
+{
+    unsigned long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+__device__ __forceinline__ void deft_trace_item(int kind, unsigned long long t0, int tiles, int rows)
+{ /* one thread per item calls it */
+    const unsigned int i = atomicAdd(&deft_trace_nlog, 1u);
+    if (i >= DEFT_TRACE_LOG_CAP) return;
+    unsigned int sm;
+    asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+    deft_trace_log[i] = deft_trace_rec{t0, deft_now(), kind, (int)sm, tiles, rows};
 }
 /* clock64 stamps of the first tiles of block 0's warps 0 and 4 (the two warpgroups' first warps):
  * [w][t][0..2] = before S = Q K^T, softmax done, O += P V done */
@@ -139,6 +163,19 @@ static __device__ long long deft_pass_clk[16][6];
             cudaMemcpyToSymbol(deft_trace_hi, h, sizeof h);                                     \
             long long z[16][6] = {};                                                            \
             cudaMemcpyToSymbol(deft_pass_clk, z, sizeof z);                                     \
+            unsigned int n0 = 0;                                                                \
+            cudaMemcpyToSymbol(deft_trace_nlog, &n0, sizeof n0);                                \
+        } else if (reset == 3) { /* the item log, times in ns after *lo */                      \
+            unsigned int n = 0;                                                                 \
+            cudaMemcpyFromSymbol(&n, deft_trace_nlog, sizeof n);                                \
+            if (n > DEFT_TRACE_LOG_CAP) n = DEFT_TRACE_LOG_CAP;                                 \
+            deft_trace_rec *r = (deft_trace_rec *)malloc(n * sizeof *r + 1);                    \
+            if (r && cudaMemcpyFromSymbol(r, deft_trace_log, n * sizeof *r) == cudaSuccess)     \
+                for (unsigned int i = 0; i < n; i++)                                            \
+                    printf("item,%d,%d,%lld,%lld,%d,%d\n", r[i].kind, r[i].sm,                 \
+                           (long long)(r[i].t0 - *lo), (long long)(r[i].t1 - *lo), r[i].tiles,  \
+                           r[i].rows);                                                          \
+            free(r);                                                                            \
         } else if (reset == 0) {                                                                \
             cudaMemcpyFromSymbol(lo, deft_trace_lo, sizeof(unsigned long long) * TR_N);         \
             cudaMemcpyFromSymbol(hi, deft_trace_hi, sizeof(unsigned long long) * TR_N);         \
@@ -163,6 +200,7 @@ static __device__ long long deft_pass_clk[16][6];
     }
 #else
 #define deft_trace(point) ((void)0)
+#define deft_trace_item(kind, t0, tiles, rows) ((void)0)
 #define DEFT_TILE_STAMP(t, k) ((void)0)
 #define DEFT_PASS_STAMP(p, k) ((void)0)
 #define DEFT_TRACE_IO(name)
