@@ -470,8 +470,8 @@ __device__ __forceinline__ int chunk_units(const deft_gpu_args &a, int c)
  * Persistent blocks (one per SM) take the large work items (unit of a chunk's query tiles, KV
  * head) from a counter over the list classify_kernel wrote (plan order, so the ancestors' tall
  * chunks start first). Block b's first item is item b, which the host passes in `first`, loaded
- * before classify_kernel ends; the item after next is taken while an item runs, off the
- * critical path. Shared memory:
+ * before classify_kernel ends, and its second is fixed too (second_item); the item after next
+ * is taken while an item runs, off the critical path. Shared memory:
  * qs [QROWS][D+PAD] and a ring of nslot slots, each the K and V of one 64-token tile ([TK][D+PAD]
  * each). An item's tiles stay in their slots while all its query tiles pass over them (so its K/V
  * leaves HBM once per unit; the units of one chunk run at about the same time, on other SMs, so
@@ -535,10 +535,21 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
 
     /* One thread (lane 0 of the last warp, idle in items of few rows) takes work items: the item
      * after next is taken when an item starts and published in next_item[buf] when it ends, so
-     * the counter's and the chunk's latencies hide behind the item's work. Items 0 .. grid - 1
-     * are the blocks' first items (block b takes item b, from `first` before the wait, below);
-     * the counter hands out the rest. */
+     * the counter's and the chunk's latencies hide behind the item's work. Items 0 .. 2 grid - 1
+     * are the blocks' first and second items (second_item, from `first` before the wait,
+     * below); the counter hands out the rest. */
     const bool grabber = tid == NTHREADS - 32;
+    /* Block b's first item is item b, its second item grid + (grid - 1 - b): the plan lists tall
+     * chunks first, so the blocks whose first items are the lightest take the heaviest second
+     * ones. Both are fixed, not taken from the counter, so a block reads its second item from
+     * `first` with no trip to memory on the way to its first item's tiles (the counter, the
+     * list and the chunk were ~2 us of dependent reads under the start's load). Measured
+     * 2026-12-01: specdec 33.0 -> 32.1 us; with grid + b instead, its four second items went
+     * behind root items, 33.0 -> 33.4. The counter hands out the rest, from item 2 grid on.
+     * k = 0: the first item, 1: the second. */
+    auto second_item = [&](int k) {
+        return k ? 2 * (int)gridDim.x - 1 - (int)blockIdx.x : (int)blockIdx.x;
+    };
     int g_w = 0, g_info[5] = {0, 0, 0, 0, 0};
     auto chunk_info = [&](int c, int j, int *info) {
         info[0] = __ldg(a.chunk_kv_row + c), info[1] = __ldg(a.chunk_len + c);
@@ -550,7 +561,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
     };
     auto grab_start = [&]() {
         if (grabber) {
-            g_w = (int)gridDim.x + atomicAdd(a.counter, 1);
+            g_w = 2 * (int)gridDim.x + atomicAdd(a.counter, 1);
             grab_chunk(g_w);
         }
     };
@@ -657,17 +668,19 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
      * order), KV head b % hkv. The host put the first units of that list in `first`, so the
      * item's Q and K/V loads are issued at once, before the wait for classify_kernel: they read
      * only inputs (finding the unit in the plan here took ~2 us of dependent reads on the small
-     * trees, on their critical path). A block past them reads the list after the wait. */
-    if (tid == 0) {
-        const int u = (int)blockIdx.x / a.hkv;
-        next_item[0][0] = u < first.n ? (int)blockIdx.x : -1;
-        if (u < first.n) {
-            const deft_gpu_first_unit f = first.u[u];
-            next_item[0][1] = f.kv0, next_item[0][2] = f.len, next_item[0][3] = f.ps;
-            next_item[0][4] = f.pe, next_item[0][5] = f.j;
+     * trees, on their critical path). A block past them reads the list after the wait. The host
+     * passes the units of the second items too, when they fit. */
+    if (tid == 0) /* the first item in next_item[0], the second in next_item[1] */
+        for (int k = 0; k < 2; k++) {
+            const int w = second_item(k), u = w / a.hkv;
+            next_item[k][0] = u < first.n ? w : -1;
+            if (u < first.n) {
+                const deft_gpu_first_unit f = first.u[u];
+                next_item[k][1] = f.kv0, next_item[k][2] = f.len, next_item[k][3] = f.ps;
+                next_item[k][4] = f.pe, next_item[k][5] = f.j;
+            }
         }
-    }
-    __syncthreads(); /* the barriers are initialized; next_item[0] is published */
+    __syncthreads(); /* the barriers are initialized; next_item[0] and [1] are published */
     item cur = {}, nxt = {};
     /* The block's K/V tiles form one stream (cur's, then nxt's, ...) through the ring: when an
      * item starts, the first nslot tiles of the stream from its first tile on are issued (all of
@@ -677,7 +690,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
     auto issue_cur = [&]() {
         for (int t = 0; t < cur.ntiles && t < nslot; t++) issue_tile(cur, t);
     };
-    const bool early = next_item[0][0] >= 0;
+    const bool early = next_item[0][0] >= 0, early2 = next_item[1][0] >= 0;
     n_items = INT32_MAX; /* not known before the wait; an early item exists */
     if (early) {
         read_item(cur, 0);
@@ -709,17 +722,22 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
         issue_q(cur, cur.qt0);
         issue_cur();
     }
-    /* The next item, taken now so that its loads overlap this one's work. Taking it is a chain of
-     * dependent reads (the counter, the list, the chunk), ~3 us while the first items' K/V loads
-     * fill the memory system; most of it hides behind the first query tile's landing. When the
-     * grid holds every item (the small trees: one item per block) nothing is taken. (Until
+    /* The next item (the block's second, second_item(1)), known now so that its loads overlap
+     * this one's work: from `first`, or past it from the list (a chain of two dependent reads).
+     * When the grid holds every item (the small trees: one item per block) there is none. (Until
      * 2026-12-01 a block whose first item was loaded early took its second one only at the
      * first one's end, so the second item's loads started without overlap: specdec's last
      * items, a second round on a few SMs, took ~3 us more each.) */
     bool has_next = false;
     int buf = 0;
-    if ((int)gridDim.x < n_items) {
-        grab_start();
+    if (early2) { /* from `first` */
+        has_next = read_item(nxt, 1);
+    } else if (second_item(1) < n_items) { /* past `first`: from the list */
+        __syncthreads(); /* every thread has read next_item[1][0] */
+        if (grabber) {
+            g_w = second_item(1);
+            grab_chunk(g_w);
+        }
         grab_publish(1);
         __syncthreads();
         has_next = read_item(nxt, 1);
@@ -1449,10 +1467,11 @@ extern "C" deft_status deft_gpu_run_device(const deft_problem *p, const deft_pla
     if (p->shape.d == 128 && (st = kv_maps(p, maps, diag)) != DEFT_OK) return st;
     a.qpu = deft_gpu_units(plan, &p->shape, forced_qpu(), NULL);
     a.nslot = nslot;
-    /* the blocks' first units: as many as the persistent grid has blocks, over the KV heads */
+    /* the blocks' first and second units: twice as many items as the persistent grid has
+     * blocks, over the KV heads */
     deft_gpu_first first;
     const int first_cap = forced_first();
-    int want = (persistent_grid(&a) + a.hkv - 1) / a.hkv;
+    int want = (2 * persistent_grid(&a) + a.hkv - 1) / a.hkv;
     if (first_cap >= 0 && first_cap < want) want = first_cap;
     deft_gpu_first_units(plan, a.group, a.qpu, nslot, want, &first);
     cudaStream_t stream = (cudaStream_t)cuda_stream;
