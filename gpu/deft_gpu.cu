@@ -14,7 +14,8 @@
  *   cores from shared memory), otherwise as mma.sync m16n8k16, 16 rows per warp;
  * - items of at most 16 rows, most of the bytes in decode trees, and items of at most 64 rows over
  *   a chunk of one 16-token tile (DEFT_GPU_IS_SMALL) run in a light kernel (4 warps splitting the
- *   tokens or the row tiles, each warp double-buffering its own tiles, 3 blocks per SM) beside
+ *   tokens or the row tiles, or one item per warp, each warp double-buffering its own tiles, 3
+ *   blocks per SM) beside
  *   the persistent kernel, on the SMs it leaves free; the others run in the persistent kernel (one
  *   block of 8 warps per SM, a ring of 64-token slots refilled with the next item's tiles while
  *   the current one computes), their query tiles cut into units of a few tiles (deft_gpu_units)
@@ -1094,13 +1095,10 @@ __global__ void __launch_bounds__(1024) classify_kernel(const deft_gpu_args a)
  * Items of at most 16 rows (one mma row tile: decode leaves, a few queries of a node), and items
  * of at most 4 row tiles whose chunk is one 16-token tile (DEFT_GPU_IS_SMALL: one-token draft
  * nodes of speculative decoding with a few queries below), are many and light: here a block of 4
- * warps takes one. With one row tile the warps split its tokens, warp w taking the 16-token
- * tiles t with t % 4 == w, and the four softmax states are merged in shared memory in warp
- * order; with M > 1 row tiles warp w takes row tile w and all the tokens (no merge). Each warp
- * streams its tiles through its own two-slot cp.async double buffer (no block-wide barrier while
- * streaming). Small blocks fit three to an SM, so their latencies overlap. Q fragments are read
+ * warps takes one, or up to four of one row tile (below). Each warp streams its tiles through its
+ * own two-slot cp.async double buffer (no block-wide barrier while streaming). Small blocks fit three to an SM, so their latencies overlap. Q fragments are read
  * straight from global memory. Same masking and V cleaning as the large kernel. The split depends
- * on the item alone, so the bits do not depend on the schedule. */
+ * on the item and the shape alone, so the bits do not depend on the schedule. */
 template <int D, typename T>
 __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
 {
@@ -1110,7 +1108,7 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
     extern __shared__ __align__(1024) unsigned char smem[];
     T *ring = reinterpret_cast<T *>(smem);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-    const int c = blockIdx.x / a.hkv, g = blockIdx.x % a.hkv, G = a.group;
+    const int c = blockIdx.x / a.hkv, g0 = blockIdx.x % a.hkv, G = a.group;
     /* the chunk's four words in one trip to memory (kv0 read after the test below was a second
      * dependent trip, ~0.5 us on every small item's chain) */
     const int ps = __ldg(a.pair_start + c), pe = __ldg(a.pair_start + c + 1), len = __ldg(a.chunk_len + c);
@@ -1124,15 +1122,25 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
      * small items, and runs on the SMs the persistent kernel leaves free, beside it.
      * Block 0 alone waits for the persistent kernel's end before it exits, so this kernel ends
      * after it and the reduction, which waits for this kernel, sees every partial. */
-    /* M row tiles (block-uniform): with one, the 4 warps split the tokens (tstep 4); with more,
-     * warp w has row tile w and all the tokens, and a warp past the last row tile has nothing to
-     * do (warp 0 always has a row tile: block 0's wait below stays). One row tile over one
-     * token tile (`solo`, the one-token leaves of speculative decoding) is warp 0's alone, with
-     * no merge: the other warps' states would be empty, and merging an empty state changes
-     * nothing. */
-    const int M = (nrows + 15) >> 4, tstep = M == 1 ? 4 : 1, rt = M == 1 ? 0 : warp;
+    /* A block of one row tile's items takes P = 4 / W of them, KV heads g0 .. g0 + P - 1 of its
+     * chunk, W = a.small_w warps each (deft_gpu_small_warps: one warp per item runs the most
+     * items at once, each paying its fixed chain of dependent reads, ~4 us under load, beside
+     * the others; more warps per item shorten its chain of tiles when the small items bound the
+     * run); the blocks of heads g0 % P != 0 have nothing to do. The W warps of an item split its
+     * tokens, warp w taking the 16-token tiles t with t % W == w % W, and their states are merged
+     * in shared memory in warp order; one row tile over one token tile (`solo`) is its first
+     * warp's alone, with no merge (the others' states would be empty). An item of M > 1 row
+     * tiles is the block's alone (P = 1): warp w has row tile w and all the tokens, and a warp
+     * past the last row tile has nothing to do (warp 0 always has a row tile: block 0's wait
+     * below stays). P and W depend on the plan and the shape alone, so the bits do not depend on
+     * the schedule. */
+    const int M = (nrows + 15) >> 4;
+    const int lw = M > 1 || a.small_w == 4 ? 2 : a.small_w == 2 ? 1 : 0; /* log2 W: shifts, not divisions */
+    const int W = 1 << lw, P = 4 >> lw;
+    const int sub = warp & (W - 1), g = g0 + (warp >> lw); /* place in the item; the item's head */
+    const int tstep = M == 1 ? W : 1, rt = M == 1 ? 0 : warp;
     const bool solo = M == 1 && nt == 1;
-    if (!DEFT_GPU_IS_SMALL(nrows, len) || rt >= M || (solo && warp > 0)) {
+    if (!DEFT_GPU_IS_SMALL(nrows, len) || (g0 & (P - 1)) || rt >= M || (solo && sub > 0)) {
         if (blockIdx.x == 0) cudaTriggerProgrammaticLaunchCompletion(), cudaGridDependencySynchronize();
         deft_trace(TR_SMALL_END);
         return;
@@ -1162,7 +1170,7 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
         }
         asm volatile("cp.async.commit_group;\n" ::: "memory");
     };
-    const int tfirst = M == 1 ? warp : 0;
+    const int tfirst = M == 1 ? sub : 0;
     issue(tfirst, 0);
     issue(tfirst + tstep, 1);
 
@@ -1239,18 +1247,18 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
     }
     asm volatile("cp.async.wait_group 0;\n" ::: "memory");
 
-    if (M == 1 && !solo) { /* block-uniform: merge the four warps' states (warp order), in shared
-                              memory the tiles no longer need */
+    if (M == 1 && W > 1 && !solo) { /* block-uniform: merge each item's W warps' states (warp order), in
+                              shared memory the tiles no longer need: 4 - P states */
         __syncthreads();
-        float *scratch = reinterpret_cast<float *>(smem);
-        if (warp > 0) state_put<ND>(scratch + (size_t)(warp - 1) * STATE * 32 + lane, m, l, o);
+        float *scratch = reinterpret_cast<float *>(smem) + (size_t)(warp >> lw) * (W - 1) * STATE * 32 + lane;
+        if (sub > 0) state_put<ND>(scratch + (size_t)(sub - 1) * STATE * 32, m, l, o);
         __syncthreads();
-        if (warp > 0) return;
-        for (int k = 1; k < 4; k++) state_merge<ND>(scratch + (size_t)(k - 1) * STATE * 32 + lane, m, l, o);
+        if (sub > 0) return;
+        for (int k = 1; k < W; k++) state_merge<ND>(scratch + (size_t)(k - 1) * STATE * 32, m, l, o);
     }
     put_partials<D>(a, ps, g, G, nrows, rowA, rowB, m, l, o);
     deft_trace(TR_SMALL_DONE);
-    if (tid == 0) deft_trace_item(1, item_t0, nt, nrows);
+    if (lane == 0 && sub == 0 && rt == 0) deft_trace_item(1, item_t0, nt, nrows);
     /* Block 0 ends after the large kernel (see above). Its trigger lets the reduction launch once
      * every other small block has exited: its blocks then wait on the SMs the small items left,
      * not behind this kernel's end (~1 us of launch on the small trees) */
@@ -1326,6 +1334,14 @@ int forced_qpu(void)
         v = env && *env ? atoi(env) : -1;
     }
     return v;
+}
+
+/* DEFT_GPU_SMALL_W=N (for measurement): N warps per small item of one row tile (1, 2 or 4) when
+ * 4 / N divides hkv, instead of deft_gpu_small_warps' rule; read at every run. */
+int forced_small_w(void)
+{
+    const char *env = getenv("DEFT_GPU_SMALL_W");
+    return env && *env ? atoi(env) : 0;
 }
 
 /* The three partial launches: list the large chunks, the persistent kernel on them, the small
@@ -1466,6 +1482,7 @@ extern "C" deft_status deft_gpu_run_device(const deft_problem *p, const deft_pla
     memset(maps, 0, sizeof maps);
     if (p->shape.d == 128 && (st = kv_maps(p, maps, diag)) != DEFT_OK) return st;
     a.qpu = deft_gpu_units(plan, &p->shape, forced_qpu(), NULL);
+    a.small_w = deft_gpu_small_warps(plan, &p->shape, a.qpu, forced_small_w());
     a.nslot = nslot;
     /* the blocks' first and second units: twice as many items as the persistent grid has
      * blocks, over the KV heads */

@@ -142,6 +142,45 @@ int deft_gpu_units(const deft_plan *p, const deft_shape *s, int force, double *m
     return pick;
 }
 
+int deft_gpu_small_warps(const deft_plan *p, const deft_shape *s, int qpu, int force)
+{
+    if ((force == 1 || force == 2 || force == 4) && s->hkv % (4 / force) == 0) return force;
+    /* Measured (2026-12-01, H200, the standard trees and three levels: trees at W = 1, 2, 4): an
+     * item's fixed chain (the chunk's words, the query's index, then Q: ~4 us under load) is paid
+     * once however many warps share its tiles, so one warp per item runs the most items at once
+     * (tot 103.7 -> 92.3 us, wide 393.4 -> 387.2) and disturbs the large items least while they
+     * bound the run (fewshot 26.8 -> 25.6). When the small items bound the run instead, more
+     * warps per item shorten each item's own chain of tiles, as many as the SMs hold: 12 warps
+     * on every SM the large items leave free at the start, or on all of them when the large items
+     * take every SM (fewshot50 47.6 -> 46.2 at W = 2; levels:1,10_4096,416 38.9 -> 25.8 and
+     * levels:1,4,16_512,256,128 22.2 -> 18.9 at W = 4). They bound it when their bytes at
+     * MODEL_BW take more than half the large items' chain, or one item (4 us plus 0.5 us per
+     * 16-token tile on one warp) more than the whole chain. Items of one 16-token tile have no
+     * tiles to share: with no others, W stays 4 (one item per block, as before). */
+    int64_t g = s->hq / s->hkv, n1 = 0, nt_max = 0, units;
+    double crit, passes, bytes = 0, elt = (double)deft_dtype_size(s->dtype);
+    units_of(p, g, qpu, deft_gpu_ring_slots(s), &units, &crit, &passes);
+    for (int32_t c = 0; c < p->n_chunks; c++) {
+        int64_t rows = (int64_t)(p->pair_start[c + 1] - p->pair_start[c]) * g, len = p->chunk_len[c];
+        if (rows > 0 && rows <= DEFT_GPU_SMALL_ROWS && len > DEFT_GPU_SMALL_TILE) {
+            n1 += s->hkv;
+            bytes += (double)len * (double)s->d * elt * 2.0 * (double)s->hkv;
+            int64_t nt = (len + DEFT_GPU_SMALL_TILE - 1) / DEFT_GPU_SMALL_TILE;
+            if (nt > nt_max) nt_max = nt;
+        }
+    }
+    if (n1 == 0) return 4;
+    const double chain = units ? crit * MODEL_T_PASS * (double)s->d / 128.0 + MODEL_T_UNIT : 0.0;
+    int w = 1;
+    if (bytes / MODEL_BW > 0.5 * chain || 4e-6 + 0.5e-6 * (double)nt_max > chain) {
+        int64_t large = units * s->hkv;
+        int64_t free_sms = large < (int64_t)MODEL_SMS ? (int64_t)MODEL_SMS - large : (int64_t)MODEL_SMS;
+        while (w < 4 && n1 * 2 * w <= 12 * free_sms) w *= 2;
+    }
+    while (s->hkv % (4 / w)) w *= 2; /* the block's 4 / W items are KV heads of one chunk */
+    return w;
+}
+
 static double modeled_time(const deft_plan *p, const deft_shape *s)
 {
     double big;

@@ -32,6 +32,8 @@ typedef struct deft_gpu_args {
     int qpu;   /* version 2: query tiles per unit of a resident chunk (0: one unit per chunk) */
     int nslot; /* version 2: 64-token slots of the persistent kernel's ring; a chunk of more
                   tiles is streamed (units of one query tile each) */
+    int small_w; /* version 2: warps of the small kernel per item of one row tile (1, 2 or 4;
+                    deft_gpu_small_warps) */
     float scale; /* natural scale, deft_shape_scale */
     deft_dtype dtype;
 } deft_gpu_args;
@@ -73,6 +75,10 @@ deft_status deft_gpu_host_run(const deft_problem *p, const deft_options *opt, in
  * is not NULL, the modeled time of the large-item kernel with small items beside it (us).
  * gpu/gpu_common.c. */
 extern "C" int deft_gpu_units(const deft_plan *plan, const deft_shape *s, int force, double *model_us);
+/* Warps per small item of one row tile in version 2's small kernel (its blocks of 4 warps take
+ * 4 / W items of consecutive KV heads of one chunk): 1, 2 or 4, with 4 / W dividing hkv; `force`
+ * when it is one of those (for measurement), else the rule of gpu/gpu_common.c. */
+extern "C" int deft_gpu_small_warps(const deft_plan *plan, const deft_shape *s, int qpu, int force);
 /* Slots of version 2's ring for shape s (64 tokens each): as many as fit in shared memory beside
  * the query tile and the split scratch, at most DEFT_GPU_MAX_SLOTS; 0 for shapes it does not take. */
 extern "C" int deft_gpu_ring_slots(const deft_shape *s);

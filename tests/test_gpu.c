@@ -441,6 +441,51 @@ static void drafts(void)
     }
 }
 
+/* ---- small items of one row tile, W warps each (DEFT_GPU_SMALL_W forces W; a block takes 4 / W
+ * items, consecutive KV heads of one chunk): every W the heads allow, hkv 8, 4 and 2, one-token
+ * leaves (solo) and leaves of many tiles, D 64, 128 and 256 ---- */
+static int small_split(int64_t rows, int64_t len)
+{
+    return rows <= DEFT_GPU_SMALL_ROWS && len > DEFT_GPU_SMALL_TILE;
+}
+static int small_solo(int64_t rows, int64_t len)
+{
+    return rows <= DEFT_GPU_SMALL_ROWS && len <= DEFT_GPU_SMALL_TILE;
+}
+static void small_warps(int quick)
+{
+    static const struct {
+        const char *spec;
+        int64_t hq, hkv, d, chunk;
+        int (*pick)(int64_t rows, int64_t len);
+    } cases[] = {
+        {"fewshot", 8, 8, 128, 128, small_split},    /* leaves of 7 tiles, G 1 */
+        {"tot", 16, 4, 64, 256, small_split},        /* G 4: 4 rows */
+        {"specstar", 16, 8, 128, 0, small_solo},     /* one-token leaves */
+        {"random:7", 8, 2, 256, 64, small_split},    /* hkv 2: W = 1 is refused, the rule runs */
+        {"levels:1,8,64_300,40,50", 8, 8, 64, 0, small_split}, /* two levels of small items */
+    };
+    static const char *ws[] = {"1", "2", "4"};
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+        if (quick && i >= 3) continue;
+        deft_case c;
+        if (gen(cases[i].spec, cases[i].hq, cases[i].hkv, cases[i].d, i % 2 ? DEFT_BF16 : DEFT_F16, 13, &c))
+            continue;
+        deft_options opt = {cases[i].chunk, 0, 0};
+        int n = plan_chunks(&c, &opt, cases[i].pick);
+        if (n <= 0) {
+            printf("FAIL small_warps %s: no small chunk of the kind wanted\n", cases[i].spec);
+            other_fail++;
+        }
+        for (int k = 0; k < 3; k++) {
+            setenv("DEFT_GPU_SMALL_W", ws[k], 1);
+            check_case(&c, &opt, P_GPU, k == 0, 0, 0);
+        }
+        unsetenv("DEFT_GPU_SMALL_W");
+        deft_case_free(&c);
+    }
+}
+
 /* ---- late first items: a persistent block whose first unit is not among the host's first
  * units (at most DEFT_GPU_FIRST_MAX, 150: all of them on a GPU of 132 SMs) reads it from
  * classify_kernel's list after its wait. DEFT_GPU_FIRST caps the host's units, so the path runs
@@ -730,6 +775,7 @@ int main(int argc, char **argv)
         levels();
         streamed(1);
         late_first(1);
+        small_warps(1);
     } else if (quick) {
         random_forests(seeds < 40 ? seeds : 40, 1);
         nonfinite();
@@ -738,6 +784,7 @@ int main(int argc, char **argv)
         workloads(0, 1);
         streamed(1);
         late_first(1);
+        small_warps(1);
     } else {
         random_forests(seeds, 1);
         nonfinite();
@@ -746,6 +793,7 @@ int main(int argc, char **argv)
         levels();
         streamed(0);
         late_first(0);
+        small_warps(0);
         workloads(full_shape, 0);
         stress(n_stress, 1000);
     }

@@ -2,7 +2,8 @@
  * or without CUDA, so it is tested here, on every machine: the chunk limits per shape, the ring's
  * slots, the workspace (its list of work units must hold the most units any plan can have: one
  * per 128-row query tile of every chunk, when every chunk streams), the chunk-size choice, and the
- * persistent blocks' first units (the head of the list classify_kernel writes on the device). */
+ * persistent blocks' first units (the head of the list classify_kernel writes on the device), the
+ * small kernel's warps per item. */
 #include <stdint.h>
 
 #include "testlib.h"
@@ -10,6 +11,7 @@
 
 int deft_gpu_ring_slots(const deft_shape *s); /* gpu/gpu_common.c, internal */
 void deft_gpu_first_units(const deft_plan *p, int64_t g, int qpu, int nslot, int want, deft_gpu_first *f);
+int deft_gpu_small_warps(const deft_plan *plan, const deft_shape *s, int qpu, int force);
 
 static deft_shape shape(int64_t hq, int64_t hkv, int64_t d, deft_dtype dt)
 {
@@ -192,6 +194,45 @@ START_TEST(first_units_head_the_list)
 }
 END_TEST
 
+/* The small kernel's blocks take 4 / W items of consecutive KV heads of one chunk, so W must be 1,
+ * 2 or 4 with 4 / W dividing hkv, whatever the plan; a forced W is taken exactly when it is one
+ * of those, and an impossible one falls back to the rule (so a measurement cannot break a run). */
+START_TEST(small_warps_divide_the_heads)
+{
+    static const char *specs[] = {"fewshot", "fewshot50", "tot", "specstar", "wide", "levels:1,4,16_512,256,128",
+                                  "random:5", "random:17"};
+    static const int64_t hkvs[] = {1, 2, 3, 4, 6, 8};
+    static const int64_t cts[] = {64, 384, 8192};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        deft_gen_options go;
+        deft_case c;
+        deft_diag d;
+        deft_gen_options_default(&go);
+        go.hq = 1, go.hkv = 1, go.d = 8, go.dtype = DEFT_F16;
+        ck_assert_msg(deft_generate(specs[i], &go, &c, &d) == DEFT_OK, "%s: %s", specs[i], d.message);
+        for (int k = 0; k < 3; k++) {
+            deft_options o = {cts[k], 0, 0};
+            deft_plan p;
+            ck_assert(deft_plan_build(&c.problem.tree, &o, &p, &d) == DEFT_OK);
+            for (size_t h = 0; h < sizeof hkvs / sizeof hkvs[0]; h++) {
+                deft_shape sh = shape(4 * hkvs[h], hkvs[h], 128, DEFT_F16);
+                const int rule = deft_gpu_small_warps(&p, &sh, 0, 0);
+                ck_assert_msg((rule == 1 || rule == 2 || rule == 4) && hkvs[h] % (4 / rule) == 0,
+                              "%s chunk %lld hkv %lld: W %d", specs[i], (long long)cts[k], (long long)hkvs[h], rule);
+                for (int f = -1; f <= 5; f++) {
+                    const int w = deft_gpu_small_warps(&p, &sh, 0, f);
+                    const int ok = (f == 1 || f == 2 || f == 4) && hkvs[h] % (4 / f) == 0;
+                    ck_assert_msg(w == (ok ? f : rule), "%s hkv %lld: forced %d gave %d (rule %d)", specs[i],
+                                  (long long)hkvs[h], f, w, rule);
+                }
+            }
+            deft_plan_free(&p);
+        }
+        deft_case_free(&c);
+    }
+}
+END_TEST
+
 Suite *gpuhost_suite(void)
 {
     Suite *s = suite_create("gpuhost");
@@ -202,6 +243,7 @@ Suite *gpuhost_suite(void)
     tcase_add_test(tc, workspace_overflow_is_zero);
     tcase_add_test(tc, chosen_chunk_is_a_candidate_that_fits);
     tcase_add_test(tc, first_units_head_the_list);
+    tcase_add_test(tc, small_warps_divide_the_heads);
     suite_add_tcase(s, tc);
     return s;
 }
