@@ -59,6 +59,18 @@ __device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, int sr
 {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
 }
+/* the same with an L2 eviction policy (createpolicy): data read once, marked to leave L2 first */
+__device__ __forceinline__ void cp_async16_hint(uint32_t dst, const void *src, int src_bytes, uint64_t policy)
+{
+    asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2, %3;\n" ::"r"(dst), "l"(src),
+                 "r"(src_bytes), "l"(policy));
+}
+__device__ __forceinline__ uint64_t policy_evict_first()
+{
+    uint64_t p;
+    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(p));
+    return p;
+}
 __device__ __forceinline__ void ldsm_x4(uint32_t addr, uint32_t r[4])
 {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
@@ -1154,6 +1166,11 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
     constexpr int SSTEP = 32 / CPR;
     const int lr0 = lane / CPR, lpiece = lane % CPR;
     const size_t lrstride = (size_t)SSTEP * a.hkv * D;
+    /* A small item's K/V is read once (its chunk has one item per KV head): marked to leave L2
+     * first, it no longer pushes out what is read again, the partials the reduction reads and
+     * the K/V that a large chunk's units share (2026-12-01: fewshot50 45.9 -> 44.0 us, tot 91.9
+     * -> 90.0, wide 387.9 -> 384.4, levels:1,256_256,32 37.4 -> 34.0; the others within 0.2) */
+    const uint64_t once = policy_evict_first();
     auto issue = [&](int t, int slot) {
         if (t < nt) {
             const uint32_t kd = smem_addr(mine + slot * SLOT + lr0 * S + lpiece * 8);
@@ -1164,8 +1181,8 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
             for (int k = 0; k < TS / SSTEP; k++) {
                 const bool in = tok0 + k * SSTEP < len;
                 const size_t off = in ? off0 + k * lrstride : 0;
-                cp_async16(kd + k * SSTEP * S * (int)sizeof(T), K + off, in ? 16 : 0);
-                cp_async16(vd + k * SSTEP * S * (int)sizeof(T), V + off, in ? 16 : 0);
+                cp_async16_hint(kd + k * SSTEP * S * (int)sizeof(T), K + off, in ? 16 : 0, once);
+                cp_async16_hint(vd + k * SSTEP * S * (int)sizeof(T), V + off, in ? 16 : 0, once);
             }
         }
         asm volatile("cp.async.commit_group;\n" ::: "memory");
