@@ -1302,22 +1302,31 @@ cudaError_t launch_pdl(void (*kernel)(KArgs...), unsigned grid, unsigned block, 
     return cudaLaunchKernelEx(&cfg, kernel, args...);
 }
 
-/* Blocks of the partial kernel: one per SM (persistent), or one per work item when the
- * environment sets DEFT_GPU_GRID=items (the unscheduled layout, kept for measurement). */
-int grid_blocks(int n_items)
+/* Blocks of the partial kernel: `want` (deft_gpu_persistent_blocks: at most one per SM), or one
+ * per work item of the upper bound n_items when the environment sets DEFT_GPU_GRID=items (the
+ * unscheduled layout, kept for measurement); DEFT_GPU_PGRID=N (for measurement) caps `want`. */
+int sm_count(void)
 {
-    static int sms = 0, per_item = -1;
+    static int sms = 0;
     if (!sms) {
         int dev = 0;
         if (cudaGetDevice(&dev) != cudaSuccess ||
             cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
             sms = 132;
     }
+    return sms;
+}
+int grid_blocks(int n_items, int want)
+{
+    static int per_item = -1;
     if (per_item < 0) {
         const char *env = getenv("DEFT_GPU_GRID");
         per_item = env && !strcmp(env, "items");
     }
-    return per_item || n_items < sms ? n_items : sms;
+    if (per_item) return n_items;
+    const char *cap = getenv("DEFT_GPU_PGRID");
+    if (cap && *cap && atoi(cap) > 0 && atoi(cap) < want) want = atoi(cap);
+    return want;
 }
 
 /* DEFT_GPU_FIRST=N (testing): at most N first units from the host, so blocks past them read their
@@ -1330,10 +1339,12 @@ int forced_first(void)
     return env && *env ? atoi(env) : -1;
 }
 
-/* the persistent kernel's blocks for a run: grid_blocks of an upper bound of the large items */
-int persistent_grid(const deft_gpu_args *a)
+/* the persistent kernel's blocks for a run: grid_blocks of an upper bound of the large items and
+ * of the host's choice */
+int persistent_grid(const deft_gpu_args *a, const deft_plan *plan, const deft_shape *s)
 {
-    return grid_blocks((int)((unsigned)a->unit_cap * (unsigned)a->hkv));
+    return grid_blocks((int)((unsigned)a->unit_cap * (unsigned)a->hkv),
+                       deft_gpu_persistent_blocks(plan, s, a->qpu, sm_count()));
 }
 
 /* Kernel parameters live in a 4 KiB space: the persistent kernel's are the argument block, the
@@ -1369,7 +1380,7 @@ int forced_small_w(void)
  * waits for all. */
 template <int D, typename T>
 cudaError_t launch_dt(const deft_gpu_args *a, size_t smem, const CUtensorMap *maps, const deft_gpu_first *first,
-                      cudaStream_t stream)
+                      int blocks, cudaStream_t stream)
 {
     const size_t small_smem = (size_t)4 * 2 * 2 * DEFT_GPU_SMALL_TILE * (D + PAD) * sizeof(T);
     cudaError_t e = cudaFuncSetAttribute(partial_kernel<D, T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -1380,7 +1391,7 @@ cudaError_t launch_dt(const deft_gpu_args *a, size_t smem, const CUtensorMap *ma
     classify_kernel<<<1, 1024, 0, stream>>>(*a);
     if ((e = cudaGetLastError()) != cudaSuccess) return e;
     const unsigned items = (unsigned)a->n_chunks * (unsigned)a->hkv;       /* small kernel: per chunk */
-    e = launch_pdl(partial_kernel<D, T>, (unsigned)persistent_grid(a), NTHREADS, smem, stream, *a,
+    e = launch_pdl(partial_kernel<D, T>, (unsigned)blocks, NTHREADS, smem, stream, *a,
                    maps[0], maps[1], *first);
     if (e == cudaSuccess) e = launch_pdl(small_kernel<D, T>, items, 128, small_smem, stream, *a);
     return e == cudaSuccess ? cudaGetLastError() : e;
@@ -1388,11 +1399,11 @@ cudaError_t launch_dt(const deft_gpu_args *a, size_t smem, const CUtensorMap *ma
 
 template <typename T>
 cudaError_t launch_t(const deft_gpu_args *a, size_t smem, const CUtensorMap *maps, const deft_gpu_first *first,
-                     cudaStream_t stream)
+                     int blocks, cudaStream_t stream)
 {
-    if (a->d == 64) return launch_dt<64, T>(a, smem, maps, first, stream);
-    if (a->d == 128) return launch_dt<128, T>(a, smem, maps, first, stream);
-    return launch_dt<256, T>(a, smem, maps, first, stream);
+    if (a->d == 64) return launch_dt<64, T>(a, smem, maps, first, blocks, stream);
+    if (a->d == 128) return launch_dt<128, T>(a, smem, maps, first, blocks, stream);
+    return launch_dt<256, T>(a, smem, maps, first, blocks, stream);
 }
 
 /* The tensor maps of K and V (total_kv, hkv, d) for the wgmma kernels' copies: boxes of 64
@@ -1505,12 +1516,13 @@ extern "C" deft_status deft_gpu_run_device(const deft_problem *p, const deft_pla
      * blocks, over the KV heads */
     deft_gpu_first first;
     const int first_cap = forced_first();
-    int want = (2 * persistent_grid(&a) + a.hkv - 1) / a.hkv;
+    const int blocks = persistent_grid(&a, plan, &p->shape);
+    int want = (2 * blocks + a.hkv - 1) / a.hkv;
     if (first_cap >= 0 && first_cap < want) want = first_cap;
     deft_gpu_first_units(plan, a.group, a.qpu, nslot, want, &first);
     cudaStream_t stream = (cudaStream_t)cuda_stream;
-    cudaError_t e = a.dtype == DEFT_F16 ? launch_t<__half>(&a, smem, maps, &first, stream)
-                                        : launch_t<__nv_bfloat16>(&a, smem, maps, &first, stream);
+    cudaError_t e = a.dtype == DEFT_F16 ? launch_t<__half>(&a, smem, maps, &first, blocks, stream)
+                                        : launch_t<__nv_bfloat16>(&a, smem, maps, &first, blocks, stream);
     if ((st = deft_gpu_cuda(e, "gpu: partial kernel launch", diag)) != DEFT_OK) return st;
     return deft_gpu_reduce_launch(&a, stream, diag);
 }

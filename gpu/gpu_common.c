@@ -181,6 +181,35 @@ int deft_gpu_small_warps(const deft_plan *p, const deft_shape *s, int qpu, int f
     return w;
 }
 
+int deft_gpu_persistent_blocks(const deft_plan *p, const deft_shape *s, int qpu, int sms)
+{
+    /* A persistent block holds its SM's whole register file, so a small item runs only where no
+     * large item does. Measured (2026-12-01, H200, tot): the large items hold every SM until ~38
+     * us while moving ~1 TB/s, and its 110 MB of leaves wait for them; at most 100 persistent
+     * blocks, 32 SMs stream leaves from the start: 90.3 -> 84.0 us (124: 89.1, 116: 87.7, 108:
+     * 85.0). Fewer blocks than the long items (root and level 1, 96) put some of them in a
+     * second round (92: 93.0), as it does specdec's 112 root units (116: 32.0 -> 34.3, 108:
+     * 45.0). So: when the small items' bytes at MODEL_BW take more than half the longest unit,
+     * the units that take at least half of it get a block each, and 4 more; otherwise every
+     * unit may have one. Never more blocks than units, so none starts only to leave. */
+    int64_t g = s->hq / s->hkv, units, n_long = 0;
+    double crit, passes, dscale = (double)s->d / 128.0;
+    const int slots = deft_gpu_ring_slots(s);
+    units_of(p, g, qpu, slots, &units, &crit, &passes);
+    const double t_max = crit * MODEL_T_PASS * dscale + MODEL_T_UNIT;
+    for (int32_t c = 0; c < p->n_chunks; c++) {
+        int64_t nqt = chunk_qtiles(p, g, c);
+        if (!nqt) continue;
+        int64_t nt = (p->chunk_len[c] + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE, per = unit_qtiles(nqt, nt, qpu, slots);
+        if ((double)(per * nt) * MODEL_T_PASS * dscale + MODEL_T_UNIT >= 0.5 * t_max) n_long += (nqt + per - 1) / per;
+    }
+    int64_t items = units * s->hkv, want = items;
+    if (small_time(p, s) > 0.5 * t_max) want = n_long * s->hkv + 4;
+    if (want > items) want = items;
+    if (want > sms) want = sms;
+    return want < 1 ? 1 : (int)want;
+}
+
 static double modeled_time(const deft_plan *p, const deft_shape *s)
 {
     double big;

@@ -75,6 +75,10 @@ deft_status deft_gpu_host_run(const deft_problem *p, const deft_options *opt, in
  * is not NULL, the modeled time of the large-item kernel with small items beside it (us).
  * gpu/gpu_common.c. */
 extern "C" int deft_gpu_units(const deft_plan *plan, const deft_shape *s, int force, double *model_us);
+/* Blocks of version 2's persistent kernel on a GPU of `sms` SMs: one per large item at most, and
+ * fewer when the small items' bytes are many, so that they stream on the SMs left free from the
+ * start (gpu/gpu_common.c); at least 1. */
+extern "C" int deft_gpu_persistent_blocks(const deft_plan *plan, const deft_shape *s, int qpu, int sms);
 /* Warps per small item of one row tile in version 2's small kernel (its blocks of 4 warps take
  * 4 / W items of consecutive KV heads of one chunk): 1, 2 or 4, with 4 / W dividing hkv; `force`
  * when it is one of those (for measurement), else the rule of gpu/gpu_common.c. */

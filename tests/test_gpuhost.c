@@ -3,7 +3,7 @@
  * slots, the workspace (its list of work units must hold the most units any plan can have: one
  * per 128-row query tile of every chunk, when every chunk streams), the chunk-size choice, and the
  * persistent blocks' first units (the head of the list classify_kernel writes on the device), the
- * small kernel's warps per item. */
+ * small kernel's warps per item and the persistent kernel's blocks. */
 #include <stdint.h>
 
 #include "testlib.h"
@@ -12,6 +12,7 @@
 int deft_gpu_ring_slots(const deft_shape *s); /* gpu/gpu_common.c, internal */
 void deft_gpu_first_units(const deft_plan *p, int64_t g, int qpu, int nslot, int want, deft_gpu_first *f);
 int deft_gpu_small_warps(const deft_plan *plan, const deft_shape *s, int qpu, int force);
+int deft_gpu_persistent_blocks(const deft_plan *plan, const deft_shape *s, int qpu, int sms);
 
 static deft_shape shape(int64_t hq, int64_t hkv, int64_t d, deft_dtype dt)
 {
@@ -233,6 +234,48 @@ START_TEST(small_warps_divide_the_heads)
 }
 END_TEST
 
+/* The persistent kernel launches deft_gpu_persistent_blocks blocks: at least one (a launch of none
+ * fails, and its block triggers the small kernel's launch), at most one per SM, and no more than
+ * there are large items, whatever the plan, the shape and the SM count. */
+START_TEST(persistent_blocks_fit)
+{
+    static const char *specs[] = {"fewshot", "fewshot50", "tot", "specstar", "specdec", "wide",
+                                  "levels:1,256_256,32", "random:5", "random:17"};
+    static const int64_t cts[] = {64, 384, 1024, 8192};
+    static const int sms[] = {1, 16, 132, 1000};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        deft_gen_options go;
+        deft_case c;
+        deft_diag d;
+        deft_gen_options_default(&go);
+        go.hq = 1, go.hkv = 1, go.d = 8, go.dtype = DEFT_F16;
+        ck_assert_msg(deft_generate(specs[i], &go, &c, &d) == DEFT_OK, "%s: %s", specs[i], d.message);
+        for (int k = 0; k < 4; k++) {
+            deft_options o = {cts[k], 0, 0};
+            deft_plan p;
+            ck_assert(deft_plan_build(&c.problem.tree, &o, &p, &d) == DEFT_OK);
+            for (int64_t hkv = 1; hkv <= 8; hkv *= 2) {
+                deft_shape sh = shape(4 * hkv, hkv, 128, DEFT_F16);
+                const int slots = deft_gpu_ring_slots(&sh);
+                for (int qpu = 0; qpu < 3; qpu++) {
+                    int64_t items = 0;
+                    for (int32_t ch = 0; ch < p.n_chunks; ch++) items += chunk_units(&p, 4, qpu, slots, ch);
+                    items *= hkv;
+                    for (int m = 0; m < 4; m++) {
+                        const int b = deft_gpu_persistent_blocks(&p, &sh, qpu, sms[m]);
+                        ck_assert_msg(b >= 1 && b <= sms[m] && (b <= items || b == 1),
+                                      "%s chunk %lld hkv %lld qpu %d sms %d: %d blocks for %lld items", specs[i],
+                                      (long long)cts[k], (long long)hkv, qpu, sms[m], b, (long long)items);
+                    }
+                }
+            }
+            deft_plan_free(&p);
+        }
+        deft_case_free(&c);
+    }
+}
+END_TEST
+
 Suite *gpuhost_suite(void)
 {
     Suite *s = suite_create("gpuhost");
@@ -244,6 +287,7 @@ Suite *gpuhost_suite(void)
     tcase_add_test(tc, chosen_chunk_is_a_candidate_that_fits);
     tcase_add_test(tc, first_units_head_the_list);
     tcase_add_test(tc, small_warps_divide_the_heads);
+    tcase_add_test(tc, persistent_blocks_fit);
     suite_add_tcase(s, tc);
     return s;
 }
