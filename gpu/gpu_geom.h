@@ -12,7 +12,8 @@
                                                    warp-split kernel (one 16-row mma tile) */
 #define DEFT_GPU_SMALL_TILE 16                  /* KV tokens per stage there */
 /* An item (chunk of `len` tokens with `rows` rows, one KV head) goes to the small kernel when it
- * has at most one 16-row mma tile of rows (its 4 warps split the tokens), or when its chunk is
+ * has at most one 16-row mma tile of rows (one warp takes it, or 2 or 4 split its tokens:
+ * deft_gpu_small_warps), or when its chunk is
  * one small tile of tokens and it has at most 4 row tiles (a warp each): a persistent pass of
  * 128 rows over a 64-token tile is the same few-microsecond chain however few tokens it has, and
  * the draft tokens of speculative decoding are one-token nodes with a few queries below. */
