@@ -13,15 +13,15 @@
  *   kernel at D = 128 as wgmma (sm_90a: a warpgroup's 64 rows at once, K and V read by the tensor
  *   cores from shared memory), otherwise as mma.sync m16n8k16, 16 rows per warp;
  * - items of at most 16 rows, most of the bytes in decode trees, and items of at most 64 rows over
- *   a chunk of one 16-token tile (DEFT_GPU_IS_SMALL) run in a light kernel (4 warps splitting the
- *   tokens or the row tiles, or one item per warp, each warp double-buffering its own tiles, 3
- *   blocks per SM) beside
- *   the persistent kernel, on the SMs it leaves free; the others run in the persistent kernel (one
- *   block of 8 warps per SM, a ring of 64-token slots refilled with the next item's tiles while
- *   the current one computes), their query tiles cut into units of a few tiles (deft_gpu_units)
- *   so that a tall chunk's tiles run on several SMs at once; a one-block kernel lists the large
- *   units first. Which kernel, the units and how an item's tiles are split depend on the plan and
- *   the item alone, so the bits do not depend on the schedule;
+ *   a chunk of one 16-token tile (DEFT_GPU_IS_SMALL) run in a light kernel (one warp per item, or
+ *   2-4 warps splitting an item's tokens or its row tiles, each warp double-buffering its own
+ *   tiles, 3 blocks per SM) beside the persistent kernel, on the SMs it leaves free; the others
+ *   run in the persistent kernel (blocks of 8 warps, at most one per SM, a ring of 64-token
+ *   slots refilled with the next item's tiles while the current one computes), their query
+ *   tiles cut into units of a few tiles (deft_gpu_units) so that a tall chunk's tiles run on
+ *   several SMs at once; a one-block kernel lists the large units first. Which kernel, the units
+ *   and how an item's tiles are split depend on the plan, the shape and the item alone, so the
+ *   bits do not depend on the schedule;
  * - the causal boundary comes from the plan's pair_visible: hidden scores become -inf by selection
  *   (never by adding a mask), so P is exactly 0 there, and non-finite V values are zeroed in shared
  *   memory as they land, so 0 * Inf never happens (rows that do read such a token are unspecified,
@@ -480,11 +480,12 @@ __device__ __forceinline__ int chunk_units(const deft_gpu_args &a, int c)
 }
 
 /* ---- the partial kernel ----
- * Persistent blocks (one per SM) take the large work items (unit of a chunk's query tiles, KV
- * head) from a counter over the list classify_kernel wrote (plan order, so the ancestors' tall
- * chunks start first). Block b's first item is item b, which the host passes in `first`, loaded
- * before classify_kernel ends, and its second is fixed too (second_item); the item after next
- * is taken while an item runs, off the critical path. Shared memory:
+ * Persistent blocks (at most one per SM: deft_gpu_persistent_blocks) take the large work items
+ * (unit of a chunk's query tiles, KV head) from a counter over the list classify_kernel wrote
+ * (plan order, so the ancestors' tall chunks start first). Block b's first item is item b, which
+ * the host passes in `first`, loaded before classify_kernel ends, and its second is fixed too
+ * (second_item); the item after next is taken while an item runs, off the critical path. Shared
+ * memory:
  * qs [QROWS][D+PAD] and a ring of nslot slots, each the K and V of one 64-token tile ([TK][D+PAD]
  * each). An item's tiles stay in their slots while all its query tiles pass over them (so its K/V
  * leaves HBM once per unit; the units of one chunk run at about the same time, on other SMs, so
@@ -1108,9 +1109,10 @@ __global__ void __launch_bounds__(1024) classify_kernel(const deft_gpu_args a)
  * of at most 4 row tiles whose chunk is one 16-token tile (DEFT_GPU_IS_SMALL: one-token draft
  * nodes of speculative decoding with a few queries below), are many and light: here a block of 4
  * warps takes one, or up to four of one row tile (below). Each warp streams its tiles through its
- * own two-slot cp.async double buffer (no block-wide barrier while streaming). Small blocks fit three to an SM, so their latencies overlap. Q fragments are read
- * straight from global memory. Same masking and V cleaning as the large kernel. The split depends
- * on the item and the shape alone, so the bits do not depend on the schedule. */
+ * own two-slot cp.async double buffer (no block-wide barrier while streaming). Small blocks fit
+ * three to an SM, so their latencies overlap. Q fragments are read straight from global memory.
+ * Same masking and V cleaning as the large kernel. The split depends on the item and the shape
+ * alone, so the bits do not depend on the schedule. */
 template <int D, typename T>
 __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
 {
@@ -1147,7 +1149,7 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
      * below stays). P and W depend on the plan and the shape alone, so the bits do not depend on
      * the schedule. */
     const int M = (nrows + 15) >> 4;
-    const int lw = M > 1 || a.small_w == 4 ? 2 : a.small_w == 2 ? 1 : 0; /* log2 W: shifts, not divisions */
+    const int lw = M > 1 || a.small_w == 4 ? 2 : a.small_w == 2 ? 1 : 0; /* log2 W (shifts) */
     const int W = 1 << lw, P = 4 >> lw;
     const int sub = warp & (W - 1), g = g0 + (warp >> lw); /* place in the item; the item's head */
     const int tstep = M == 1 ? W : 1, rt = M == 1 ? 0 : warp;
@@ -1264,8 +1266,8 @@ __global__ void __launch_bounds__(128) small_kernel(const deft_gpu_args a)
     }
     asm volatile("cp.async.wait_group 0;\n" ::: "memory");
 
-    if (M == 1 && W > 1 && !solo) { /* block-uniform: merge each item's W warps' states (warp order), in
-                              shared memory the tiles no longer need: 4 - P states */
+    if (M == 1 && W > 1 && !solo) { /* block-uniform: merge each item's W warps' states (warp
+                                       order) in shared memory the tiles no longer need */
         __syncthreads();
         float *scratch = reinterpret_cast<float *>(smem) + (size_t)(warp >> lw) * (W - 1) * STATE * 32 + lane;
         if (sub > 0) state_put<ND>(scratch + (size_t)(sub - 1) * STATE * 32, m, l, o);
@@ -1302,9 +1304,7 @@ cudaError_t launch_pdl(void (*kernel)(KArgs...), unsigned grid, unsigned block, 
     return cudaLaunchKernelEx(&cfg, kernel, args...);
 }
 
-/* Blocks of the partial kernel: `want` (deft_gpu_persistent_blocks: at most one per SM), or one
- * per work item of the upper bound n_items when the environment sets DEFT_GPU_GRID=items (the
- * unscheduled layout, kept for measurement); DEFT_GPU_PGRID=N (for measurement) caps `want`. */
+/* The device's SMs (132 if the query fails) */
 int sm_count(void)
 {
     static int sms = 0;
@@ -1316,6 +1316,9 @@ int sm_count(void)
     }
     return sms;
 }
+/* Blocks of the partial kernel: `want` (deft_gpu_persistent_blocks: at most one per SM), or one
+ * per work item of the upper bound n_items when the environment sets DEFT_GPU_GRID=items (the
+ * unscheduled layout, kept for measurement); DEFT_GPU_PGRID=N (for measurement) caps `want`. */
 int grid_blocks(int n_items, int want)
 {
     static int per_item = -1;

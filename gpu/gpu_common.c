@@ -200,8 +200,10 @@ int deft_gpu_persistent_blocks(const deft_plan *p, const deft_shape *s, int qpu,
     for (int32_t c = 0; c < p->n_chunks; c++) {
         int64_t nqt = chunk_qtiles(p, g, c);
         if (!nqt) continue;
-        int64_t nt = (p->chunk_len[c] + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE, per = unit_qtiles(nqt, nt, qpu, slots);
-        if ((double)(per * nt) * MODEL_T_PASS * dscale + MODEL_T_UNIT >= 0.5 * t_max) n_long += (nqt + per - 1) / per;
+        int64_t nt = (p->chunk_len[c] + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE;
+        int64_t per = unit_qtiles(nqt, nt, qpu, slots);
+        if ((double)(per * nt) * MODEL_T_PASS * dscale + MODEL_T_UNIT >= 0.5 * t_max)
+            n_long += (nqt + per - 1) / per;
     }
     int64_t items = units * s->hkv, want = items;
     if (small_time(p, s) > 0.5 * t_max) want = n_long * s->hkv + 4;
