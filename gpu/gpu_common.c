@@ -101,6 +101,13 @@ static void units_of(const deft_plan *p, int64_t g, int64_t q, int slots, int64_
     }
 }
 
+/* The modeled time (s) of one work item of `tiles` passes (a query tile over a 64-token tile),
+ * which run in sequence, at shape s's head dimension. */
+static double unit_time(double tiles, const deft_shape *s)
+{
+    return tiles * MODEL_T_PASS * ((double)s->d / 128.0) + MODEL_T_UNIT;
+}
+
 /* The persistent kernel's modeled time (s) for qpu q, with small items' time beside it. */
 static double big_time(const deft_plan *p, const deft_shape *s, int64_t q, double small_s)
 {
@@ -109,7 +116,7 @@ static double big_time(const deft_plan *p, const deft_shape *s, int64_t q, doubl
     units_of(p, s->hq / s->hkv, q, deft_gpu_ring_slots(s), &units, &crit, &passes);
     double work = (passes * MODEL_T_PASS * dscale + (double)units * MODEL_T_UNIT) * (double)s->hkv / MODEL_SMS +
                   small_s;
-    double chain = crit * MODEL_T_PASS * dscale + MODEL_T_UNIT;
+    double chain = unit_time(crit, s);
     return work > chain ? work : chain;
 }
 
@@ -170,7 +177,7 @@ int deft_gpu_small_warps(const deft_plan *p, const deft_shape *s, int qpu, int f
         }
     }
     if (n1 == 0) return 4;
-    const double chain = units ? crit * MODEL_T_PASS * (double)s->d / 128.0 + MODEL_T_UNIT : 0.0;
+    const double chain = unit_time(crit, s); /* with no large units, T_UNIT: the test below holds */
     int w = 1;
     if (bytes / MODEL_BW > 0.5 * chain || 4e-6 + 0.5e-6 * (double)nt_max > chain) {
         int64_t large = units * s->hkv;
@@ -193,17 +200,16 @@ int deft_gpu_persistent_blocks(const deft_plan *p, const deft_shape *s, int qpu,
      * the units that take at least half of it get a block each, and 4 more; otherwise every
      * unit may have one. Never more blocks than units, so none starts only to leave. */
     int64_t g = s->hq / s->hkv, units, n_long = 0;
-    double crit, passes, dscale = (double)s->d / 128.0;
+    double crit, passes;
     const int slots = deft_gpu_ring_slots(s);
     units_of(p, g, qpu, slots, &units, &crit, &passes);
-    const double t_max = crit * MODEL_T_PASS * dscale + MODEL_T_UNIT;
+    const double t_max = unit_time(crit, s);
     for (int32_t c = 0; c < p->n_chunks; c++) {
         int64_t nqt = chunk_qtiles(p, g, c);
         if (!nqt) continue;
         int64_t nt = (p->chunk_len[c] + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE;
         int64_t per = unit_qtiles(nqt, nt, qpu, slots);
-        if ((double)(per * nt) * MODEL_T_PASS * dscale + MODEL_T_UNIT >= 0.5 * t_max)
-            n_long += (nqt + per - 1) / per;
+        if (unit_time((double)(per * nt), s) >= 0.5 * t_max) n_long += (nqt + per - 1) / per;
     }
     int64_t items = units * s->hkv, want = items;
     if (small_time(p, s) > 0.5 * t_max) want = n_long * s->hkv + 4;

@@ -111,11 +111,16 @@ enum {
 #include <stdio.h>
 #include <stdlib.h>
 static __device__ unsigned long long deft_trace_lo[TR_N], deft_trace_hi[TR_N];
+__device__ __forceinline__ unsigned long long deft_now()
+{
+    unsigned long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
 __device__ __forceinline__ void deft_trace(int point)
 {
     if (threadIdx.x != 0) return;
-    unsigned long long t;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    const unsigned long long t = deft_now();
     atomicMin(&deft_trace_lo[point], t);
     atomicMax(&deft_trace_hi[point], t);
 }
@@ -128,12 +133,6 @@ struct deft_trace_rec {
 #define DEFT_TRACE_LOG_CAP 32768
 static __device__ deft_trace_rec deft_trace_log[DEFT_TRACE_LOG_CAP];
 static __device__ unsigned int deft_trace_nlog;
-__device__ __forceinline__ unsigned long long deft_now()
-{
-    unsigned long long t;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-    return t;
-}
 __device__ __forceinline__ void deft_trace_item(int kind, unsigned long long t0, int tiles, int rows)
 { /* one thread per item calls it */
     const unsigned int i = atomicAdd(&deft_trace_nlog, 1u);
@@ -161,8 +160,8 @@ static __device__ long long deft_pass_clk[16][6];
             deft_pass_clk[(p) & 15][5] = (p);                                                   \
         }                                                                                       \
     } while (0)
-/* reset 1: lo to all ones, hi to 0, the pass stamps to 0; 0: copies both out (TR_N each); 2:
- * prints the tile and pass stamps */
+/* reset 1: lo to all ones, hi to 0, the pass stamps and the item log to 0; 0: copies both out
+ * (TR_N each); 2: prints the tile and pass stamps; 3: prints the item log, times after *lo */
 #define DEFT_TRACE_IO(name)                                                                     \
     extern "C" void name(int reset, unsigned long long *lo, unsigned long long *hi)            \
     {                                                                                           \

@@ -167,112 +167,104 @@ static void check_first(const deft_plan *p, int64_t g, int qpu, int nslot, int w
     }
 }
 
-START_TEST(first_units_head_the_list)
+/* fn(plan, spec, chunk_tokens) on the plan of every tree of specs at every chunk size of cts: the
+ * tree matters to the host arithmetic, not the data (generated at the smallest shape) */
+typedef void (*plan_fn)(const deft_plan *p, const char *spec, int64_t ct);
+static void for_each_plan(const char *const *specs, size_t n_specs, const int64_t *cts, size_t n_cts, plan_fn fn)
 {
-    static const char *specs[] = {"tot", "specdec", "wide", "levels:1,10_4096,416", "random:5", "random:17"};
-    static const int64_t gs[] = {1, 4, 8}; /* query heads per KV head: the plan is the tree's alone */
-    static const int64_t cts[] = {64, 512, 8192};
-    static const int wants[] = {1, 17, 132, 1000};
-    static const int qpus[][2] = {{0, 4}, {1, 4}, {2, 2}, {3, 10}};
-    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+    for (size_t i = 0; i < n_specs; i++) {
         deft_gen_options go;
         deft_case c;
         deft_diag d;
         deft_gen_options_default(&go);
-        go.hq = 1, go.hkv = 1, go.d = 8, go.dtype = DEFT_F16; /* the tree matters, not the data */
+        go.hq = 1, go.hkv = 1, go.d = 8, go.dtype = DEFT_F16;
         ck_assert_msg(deft_generate(specs[i], &go, &c, &d) == DEFT_OK, "%s: %s", specs[i], d.message);
-        for (int k = 0; k < 3; k++) {
+        for (size_t k = 0; k < n_cts; k++) {
             deft_options o = {cts[k], 0, 0};
             deft_plan p;
             ck_assert(deft_plan_build(&c.problem.tree, &o, &p, &d) == DEFT_OK);
-            for (int h = 0; h < 3; h++)
-                for (int q = 0; q < 4; q++) /* qpu and ring slots */
-                    for (int w = 0; w < 4; w++) check_first(&p, gs[h], qpus[q][0], qpus[q][1], wants[w], specs[i]);
+            fn(&p, specs[i], cts[k]);
             deft_plan_free(&p);
         }
         deft_case_free(&c);
     }
+}
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static void first_units_of(const deft_plan *p, const char *spec, int64_t ct)
+{
+    static const int64_t gs[] = {1, 4, 8}; /* query heads per KV head: the plan is the tree's alone */
+    static const int wants[] = {1, 17, 132, 1000};
+    static const int qpus[][2] = {{0, 4}, {1, 4}, {2, 2}, {3, 10}}; /* qpu and ring slots */
+    (void)ct;
+    for (size_t h = 0; h < N_OF(gs); h++)
+        for (size_t q = 0; q < N_OF(qpus); q++)
+            for (size_t w = 0; w < N_OF(wants); w++) check_first(p, gs[h], qpus[q][0], qpus[q][1], wants[w], spec);
+}
+START_TEST(first_units_head_the_list)
+{
+    static const char *const specs[] = {"tot", "specdec", "wide", "levels:1,10_4096,416", "random:5", "random:17"};
+    static const int64_t cts[] = {64, 512, 8192};
+    for_each_plan(specs, N_OF(specs), cts, N_OF(cts), first_units_of);
 }
 END_TEST
 
 /* The small kernel's blocks take 4 / W items of consecutive KV heads of one chunk, so W must be 1,
  * 2 or 4 with 4 / W dividing hkv, whatever the plan; a forced W is taken exactly when it is one
  * of those, and an impossible one falls back to the rule (so a measurement cannot break a run). */
+static void small_warps_of(const deft_plan *p, const char *spec, int64_t ct)
+{
+    static const int64_t hkvs[] = {1, 2, 3, 4, 6, 8};
+    for (size_t h = 0; h < N_OF(hkvs); h++) {
+        deft_shape sh = shape(4 * hkvs[h], hkvs[h], 128, DEFT_F16);
+        const int rule = deft_gpu_small_warps(p, &sh, 0, 0);
+        ck_assert_msg((rule == 1 || rule == 2 || rule == 4) && hkvs[h] % (4 / rule) == 0,
+                      "%s chunk %lld hkv %lld: W %d", spec, (long long)ct, (long long)hkvs[h], rule);
+        for (int f = -1; f <= 5; f++) {
+            const int w = deft_gpu_small_warps(p, &sh, 0, f);
+            const int ok = (f == 1 || f == 2 || f == 4) && hkvs[h] % (4 / f) == 0;
+            ck_assert_msg(w == (ok ? f : rule), "%s hkv %lld: forced %d gave %d (rule %d)", spec,
+                          (long long)hkvs[h], f, w, rule);
+        }
+    }
+}
 START_TEST(small_warps_divide_the_heads)
 {
-    static const char *specs[] = {"fewshot", "fewshot50", "tot", "specstar", "wide", "levels:1,4,16_512,256,128",
-                                  "random:5", "random:17"};
-    static const int64_t hkvs[] = {1, 2, 3, 4, 6, 8};
+    static const char *const specs[] = {"fewshot", "fewshot50", "tot", "specstar", "wide",
+                                        "levels:1,4,16_512,256,128", "random:5", "random:17"};
     static const int64_t cts[] = {64, 384, 8192};
-    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
-        deft_gen_options go;
-        deft_case c;
-        deft_diag d;
-        deft_gen_options_default(&go);
-        go.hq = 1, go.hkv = 1, go.d = 8, go.dtype = DEFT_F16;
-        ck_assert_msg(deft_generate(specs[i], &go, &c, &d) == DEFT_OK, "%s: %s", specs[i], d.message);
-        for (int k = 0; k < 3; k++) {
-            deft_options o = {cts[k], 0, 0};
-            deft_plan p;
-            ck_assert(deft_plan_build(&c.problem.tree, &o, &p, &d) == DEFT_OK);
-            for (size_t h = 0; h < sizeof hkvs / sizeof hkvs[0]; h++) {
-                deft_shape sh = shape(4 * hkvs[h], hkvs[h], 128, DEFT_F16);
-                const int rule = deft_gpu_small_warps(&p, &sh, 0, 0);
-                ck_assert_msg((rule == 1 || rule == 2 || rule == 4) && hkvs[h] % (4 / rule) == 0,
-                              "%s chunk %lld hkv %lld: W %d", specs[i], (long long)cts[k], (long long)hkvs[h], rule);
-                for (int f = -1; f <= 5; f++) {
-                    const int w = deft_gpu_small_warps(&p, &sh, 0, f);
-                    const int ok = (f == 1 || f == 2 || f == 4) && hkvs[h] % (4 / f) == 0;
-                    ck_assert_msg(w == (ok ? f : rule), "%s hkv %lld: forced %d gave %d (rule %d)", specs[i],
-                                  (long long)hkvs[h], f, w, rule);
-                }
-            }
-            deft_plan_free(&p);
-        }
-        deft_case_free(&c);
-    }
+    for_each_plan(specs, N_OF(specs), cts, N_OF(cts), small_warps_of);
 }
 END_TEST
 
 /* The persistent kernel launches deft_gpu_persistent_blocks blocks: at least one (a launch of none
  * fails, and its block triggers the small kernel's launch), at most one per SM, and no more than
  * there are large items, whatever the plan, the shape and the SM count. */
+static void persistent_blocks_of(const deft_plan *p, const char *spec, int64_t ct)
+{
+    static const int sms[] = {1, 16, 132, 1000};
+    for (int64_t hkv = 1; hkv <= 8; hkv *= 2) {
+        deft_shape sh = shape(4 * hkv, hkv, 128, DEFT_F16);
+        const int slots = deft_gpu_ring_slots(&sh);
+        for (int qpu = 0; qpu < 3; qpu++) {
+            int64_t items = 0;
+            for (int32_t c = 0; c < p->n_chunks; c++) items += chunk_units(p, 4, qpu, slots, c);
+            items *= hkv;
+            for (size_t m = 0; m < N_OF(sms); m++) {
+                const int b = deft_gpu_persistent_blocks(p, &sh, qpu, sms[m]);
+                ck_assert_msg(b >= 1 && b <= sms[m] && (b <= items || b == 1),
+                              "%s chunk %lld hkv %lld qpu %d sms %d: %d blocks for %lld items", spec, (long long)ct,
+                              (long long)hkv, qpu, sms[m], b, (long long)items);
+            }
+        }
+    }
+}
 START_TEST(persistent_blocks_fit)
 {
-    static const char *specs[] = {"fewshot", "fewshot50", "tot", "specstar", "specdec", "wide",
-                                  "levels:1,256_256,32", "random:5", "random:17"};
+    static const char *const specs[] = {"fewshot", "fewshot50", "tot", "specstar", "specdec", "wide",
+                                        "levels:1,256_256,32", "random:5", "random:17"};
     static const int64_t cts[] = {64, 384, 1024, 8192};
-    static const int sms[] = {1, 16, 132, 1000};
-    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
-        deft_gen_options go;
-        deft_case c;
-        deft_diag d;
-        deft_gen_options_default(&go);
-        go.hq = 1, go.hkv = 1, go.d = 8, go.dtype = DEFT_F16;
-        ck_assert_msg(deft_generate(specs[i], &go, &c, &d) == DEFT_OK, "%s: %s", specs[i], d.message);
-        for (int k = 0; k < 4; k++) {
-            deft_options o = {cts[k], 0, 0};
-            deft_plan p;
-            ck_assert(deft_plan_build(&c.problem.tree, &o, &p, &d) == DEFT_OK);
-            for (int64_t hkv = 1; hkv <= 8; hkv *= 2) {
-                deft_shape sh = shape(4 * hkv, hkv, 128, DEFT_F16);
-                const int slots = deft_gpu_ring_slots(&sh);
-                for (int qpu = 0; qpu < 3; qpu++) {
-                    int64_t items = 0;
-                    for (int32_t ch = 0; ch < p.n_chunks; ch++) items += chunk_units(&p, 4, qpu, slots, ch);
-                    items *= hkv;
-                    for (int m = 0; m < 4; m++) {
-                        const int b = deft_gpu_persistent_blocks(&p, &sh, qpu, sms[m]);
-                        ck_assert_msg(b >= 1 && b <= sms[m] && (b <= items || b == 1),
-                                      "%s chunk %lld hkv %lld qpu %d sms %d: %d blocks for %lld items", specs[i],
-                                      (long long)cts[k], (long long)hkv, qpu, sms[m], b, (long long)items);
-                    }
-                }
-            }
-            deft_plan_free(&p);
-        }
-        deft_case_free(&c);
-    }
+    for_each_plan(specs, N_OF(specs), cts, N_OF(cts), persistent_blocks_of);
 }
 END_TEST
 
