@@ -538,7 +538,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
     static_assert(STEP % 8 == 0 && CPR % 8 == 0, "a round of K/V copies is whole 8-row groups");
     const int krow0 = (tid / (4 * CPR)) * 4 + ((tid >> 3) & 3), kpiece0 = ((tid >> 5) % (CPR / 8)) * 8 + (tid & 7);
     const int dq = STEP / G, dr = STEP % G;
-    int n_big = 0, n_items = 0; /* units and items, set once the list of units is ready */
+    int n_big = 0, n_items = 0; /* units and items: first.total, the host's count, and its hkv times */
     const T *Q = static_cast<const T *>(a.q), *K = static_cast<const T *>(a.k), *V = static_cast<const T *>(a.v);
     const float scale2 = a.scale * LOG2E;
     /* the wgmma softmax's positive scale (online_softmax, RAW). A scale whose f32 product
@@ -705,7 +705,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
         for (int t = 0; t < cur.ntiles && t < nslot; t++) issue_tile(cur, t);
     };
     const bool early = next_item[0][0] >= 0, early2 = next_item[1][0] >= 0;
-    n_items = INT32_MAX; /* not known before the wait; an early item exists */
+    n_items = INT32_MAX; /* set below */
     if (early) {
         read_item(cur, 0);
         cur.slot0 = 0, cur.par0 = 0;
@@ -716,9 +716,15 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
      * them), and the previous run's reduction is over (classify_kernel, an ordinary launch, began
      * after it), so it may write partials. */
     cudaTriggerProgrammaticLaunchCompletion();
-    cudaGridDependencySynchronize(); /* the list of units is written, the counter zeroed */
-    n_big = a.counter[1], n_items = n_big * a.hkv; /* n_big: units */
-    deft_trace(TR_LARGE_WAITED);
+    /* classify_kernel's list and counter are read only by a block whose first item is past
+     * `first` or which has a second item (it takes a third from the counter): only such a block
+     * waits for it. A block of one item from `first` goes straight on to its pass (its partials
+     * may be written: the previous run's reduction ended before classify_kernel began). */
+    if (!early || second_item(1) < first.total * a.hkv) {
+        cudaGridDependencySynchronize(); /* the list of units is written, the counter zeroed */
+        deft_trace(TR_LARGE_WAITED);
+    }
+    n_big = first.total, n_items = n_big * a.hkv; /* the host counted the units */
     if (!early) {
         if ((int)blockIdx.x >= n_items) { /* the whole block: no item for it */
             deft_trace(TR_LARGE_END);
@@ -1100,7 +1106,7 @@ __global__ void __launch_bounds__(1024) classify_kernel(const deft_gpu_args a)
         base += warp_base[32];
         __syncthreads();
     }
-    if (tid == 0) a.counter[0] = 0, a.counter[1] = base;
+    if (tid == 0) a.counter[0] = 0; /* (base, the units' count, is first.total: the host counts them too) */
     deft_trace(TR_CLASSIFY_END);
 }
 

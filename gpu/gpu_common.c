@@ -69,12 +69,13 @@ static int64_t unit_qtiles(int64_t nqt, int64_t nt, int64_t q, int slots)
 void deft_gpu_first_units(const deft_plan *p, int64_t g, int qpu, int nslot, int want, deft_gpu_first *f)
 {
     if (want > DEFT_GPU_FIRST_MAX) want = DEFT_GPU_FIRST_MAX;
-    f->n = 0;
-    for (int32_t c = 0; c < p->n_chunks && f->n < want; c++) {
+    f->n = 0, f->total = 0;
+    for (int32_t c = 0; c < p->n_chunks; c++) {
         int64_t nqt = chunk_qtiles(p, g, c);
         if (!nqt) continue;
         int64_t per = unit_qtiles(nqt, (p->chunk_len[c] + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE, qpu, nslot);
         int64_t nu = (nqt + per - 1) / per;
+        f->total += (int)nu;
         for (int64_t j = 0; j < nu && f->n < want; j++) {
             deft_gpu_first_unit *u = &f->u[f->n++];
             u->kv0 = p->chunk_kv_row[c], u->len = p->chunk_len[c];

@@ -54,7 +54,8 @@ typedef struct deft_gpu_first_unit {
     int kv0, len, ps, pe, j; /* the chunk's first KV row, length and pairs [ps, pe); query tile j */
 } deft_gpu_first_unit;
 typedef struct deft_gpu_first {
-    int n;
+    int n;     /* units listed here */
+    int total; /* units in the whole list (what classify_kernel counts) */
     deft_gpu_first_unit u[DEFT_GPU_FIRST_MAX];
 } deft_gpu_first;
 

@@ -21,7 +21,7 @@ typedef struct deft_gpu_args {
     const int32_t *chunk_kv_row, *chunk_len, *pair_start, *pair_query, *pair_visible;
     const int32_t *red_start, *red_pair;
     float *part_o, *part_lse, *o, *lse;
-    int *counter;    /* [0]: version 2's work-item counter, [1]: its unit count (set per run) */
+    int *counter;    /* [0]: version 2's work-item counter (zeroed per run by classify_kernel) */
     int2 *units;     /* version 2: the units of the chunks that are not DEFT_GPU_IS_SMALL,
                         plan order, as (chunk, j): query tiles j * qpu .. of a resident chunk
                         (all of them when qpu == 0), query tile j of a streamed one

@@ -160,11 +160,11 @@ static void check_first(const deft_plan *p, int64_t g, int qpu, int nslot, int w
     ck_assert_msg(k == f.n, "%s: %d entries, only %d expected ones", what, f.n, k);
     int cap = want < DEFT_GPU_FIRST_MAX ? want : DEFT_GPU_FIRST_MAX;
     ck_assert_msg(f.n <= cap, "%s: %d entries for want %d", what, f.n, want);
-    if (f.n < cap) { /* the list was shorter: every large chunk's units are in */
-        int64_t total = 0;
-        for (int32_t c = 0; c < p->n_chunks; c++) total += chunk_units(p, g, qpu, nslot, c);
+    int64_t total = 0; /* the whole list's units, which the persistent kernel takes from f.total */
+    for (int32_t c = 0; c < p->n_chunks; c++) total += chunk_units(p, g, qpu, nslot, c);
+    ck_assert_msg(f.total == total, "%s: total %d, the list has %lld units", what, f.total, (long long)total);
+    if (f.n < cap) /* the list was shorter: every large chunk's units are in */
         ck_assert_msg(f.n == total, "%s: %d entries of %lld units", what, f.n, (long long)total);
-    }
 }
 
 /* fn(plan, spec, chunk_tokens) on the plan of every tree of specs at every chunk size of cts: the
