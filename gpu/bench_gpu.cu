@@ -99,7 +99,8 @@ static const impl impls[] = {{"gpu", deft_gpu_run_device}, {"gpu-simple", deft_g
 
 #ifdef DEFT_GPU_TRACE
 /* the measurement build's timeline (gpu/gpu_internal.h): each point's first and last pass, in us
- * after classify_kernel's first block started, median of 9 runs */
+ * after the run's first kernel (classify_kernel, or the persistent kernel when classify_kernel is
+ * not needed) started, median of 9 runs */
 extern "C" void deft_gpu_trace_v2(int reset, unsigned long long *lo, unsigned long long *hi);
 extern "C" void deft_gpu_trace_host(int reset, unsigned long long *lo, unsigned long long *hi);
 static const char *const trace_names[] = {"classify start", "classify end", "large start", "large waited",
@@ -123,17 +124,19 @@ static void trace_runs(const impl *im, deft_problem *dp, const deft_plan *plan, 
         deft_gpu_trace_v2(0, a, b);
         deft_gpu_trace_host(0, c, d);
         for (int i = 9; i < TRN; i++) /* the reduction's points, from gpu_host.cu */ a[i] = c[i], b[i] = d[i];
+        const unsigned long long t0 = a[0] < a[2] ? a[0] : a[2]; /* a run without classify starts at [2] */
         for (int i = 0; i < TRN; i++) {
-            lo[i][r] = a[i] == ~0ull ? -1.0f : (float)((double)(long long)(a[i] - a[0]) * 1e-3);
-            hi[i][r] = b[i] == 0 ? -1.0f : (float)((double)(long long)(b[i] - a[0]) * 1e-3);
+            lo[i][r] = a[i] == ~0ull ? -1.0f : (float)((double)(long long)(a[i] - t0) * 1e-3);
+            hi[i][r] = b[i] == 0 ? -1.0f : (float)((double)(long long)(b[i] - t0) * 1e-3);
         }
     }
     for (int i = 0; i < TRN; i++)
         printf("    trace %-15s first %7.1f  last %7.1f\n", trace_names[i], median(lo[i], 9), median(hi[i], 9));
     deft_gpu_trace_v2(2, NULL, NULL); /* the tile and pass stamps of the last run */
-    if (getenv("DEFT_GPU_ITEMS")) { /* the last run's item log, after its classify start */
+    if (getenv("DEFT_GPU_ITEMS")) { /* the last run's item log, after its first kernel's start */
         unsigned long long a[TRN], b[TRN];
         deft_gpu_trace_v2(0, a, b);
+        if (a[2] < a[0]) a[0] = a[2];
         deft_gpu_trace_v2(3, a, NULL);
     }
 }

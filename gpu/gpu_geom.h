@@ -59,4 +59,17 @@ typedef struct deft_gpu_first {
     deft_gpu_first_unit u[DEFT_GPU_FIRST_MAX];
 } deft_gpu_first;
 
+/* Whether a run needs classify_kernel's list and zeroed counter: some block's first or second
+ * item is past `first` (more units than it holds), or there are more items than the persistent
+ * grid's blocks take as their first and second (the rest are handed out by the counter).
+ * Otherwise classify_kernel is not launched and the persistent kernel is the run's first kernel.
+ * The host and the persistent kernel decide it alike. */
+#ifdef __CUDACC__
+__host__ __device__
+#endif
+static inline int deft_gpu_listed(const deft_gpu_first *f, int hkv, int blocks)
+{
+    return f->total > f->n || (long long)f->total * hkv > 2LL * blocks;
+}
+
 #endif
