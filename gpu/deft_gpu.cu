@@ -710,7 +710,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
         for (int t = 0; t < cur.ntiles && t < nslot; t++) issue_tile(cur, t);
     };
     const bool early = next_item[0][0] >= 0, early2 = next_item[1][0] >= 0;
-    n_items = INT32_MAX; /* set below */
+    n_items = INT32_MAX; /* the count is set after the wait below (set here, ptxas spilled at D = 256) */
     if (early) {
         read_item(cur, 0);
         cur.slot0 = 0, cur.par0 = 0;
