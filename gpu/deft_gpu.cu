@@ -138,6 +138,14 @@ template <> struct ops<__nv_bfloat16> {
 #else
 #define DEFT_WGMMA 0
 #endif
+/* The persistent kernel's threads: with wgmma (D = 128) a producer warpgroup beside the NWARPS
+ * consumer warps (partial_kernel); the host reads the count back from the kernel's attributes,
+ * since which pass runs (sm_90a or the PTX) is the driver's choice. */
+#if DEFT_WGMMA
+#define DEFT_GPU_PTHREADS(d) ((d) == 128 ? NTHREADS + 128 : NTHREADS)
+#else
+#define DEFT_GPU_PTHREADS(d) NTHREADS
+#endif
 
 [[maybe_unused]] __device__ __forceinline__ uint64_t wg_desc(uint32_t addr, uint32_t lbo, uint32_t sbo)
 {
@@ -288,6 +296,28 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity)
                      : "r"(bar), "r"(parity)
                      : "memory");
     } while (!done);
+}
+
+/* a plain arrival on bar (the consumers releasing a ring slot, or publishing an item) */
+__device__ __forceinline__ void mbar_arrive(uint32_t bar)
+{
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+/* The consumer warps' block barrier (named barrier 1 over the NTHREADS consumer threads): the
+ * producer warpgroup of the wgmma kernel never joins it. csync_or: with the OR of p over them. */
+__device__ __forceinline__ void csync()
+{
+    asm volatile("bar.sync 1, %0;\n" ::"n"(NTHREADS) : "memory");
+}
+__device__ __forceinline__ int csync_or(int p)
+{
+    int r;
+    asm volatile("{\n .reg .pred a, b;\n setp.ne.s32 a, %1, 0;\n bar.red.or.pred b, 1, %2, a;\n"
+                 " selp.s32 %0, 1, 0, b;\n}\n"
+                 : "=r"(r)
+                 : "r"(p), "n"(NTHREADS)
+                 : "memory");
+    return r;
 }
 
 /* 2^x on the special-function unit; inputs far below -126 give 0 (their weights are below any
@@ -493,11 +523,15 @@ __device__ __forceinline__ int chunk_units(const deft_gpu_args &a, int c)
  * their repeated reads come from L2); during the last pass each slot, once every warp is done with
  * it, is refilled with a tile of the next item, and the next item's first query tile is fetched
  * as soon as the current one sits in registers: loads of item i + 1 overlap compute of item i.
+ * With wgmma (D = 128) the refills are a producer warpgroup's (PROD): the 8 consumer warps
+ * release each slot with an mbarrier arrival and go on, where a block barrier before each refill
+ * held both warpgroups to the slower one (measured 2026-12-01, against that: wide 381.9 -> 344.8
+ * us, tot 83.6 -> 79.5, fewshot50 41.2 -> 38.9, specdec 30.8 -> 29.4, specstar 20.1 -> 19.3).
  * Row r of an item is pair ps + r / G and query head g * G + r % G. Warp w owns rows
  * qt * QROWS + 16 w .. + 15 of query tile qt; in mma layout, lane holds rows lane / 4 and
  * lane / 4 + 8 of those 16 and columns 2 (lane % 4) + {0, 1} of every 8-wide n-tile. */
 template <int D, typename T>
-__global__ void __launch_bounds__(NTHREADS, 1)
+__global__ void __launch_bounds__(DEFT_GPU_PTHREADS(D), 1)
 partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, const __grid_constant__ CUtensorMap tmv,
                const __grid_constant__ deft_gpu_first first)
 {
@@ -509,6 +543,11 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
      * its wgmma variant (m64n64k16 for P V) gave wrong results on items of more than one tile in
      * testing, for a reason not yet found (gpu/NOTES.md); D = 256 has no room for its registers. */
     constexpr bool WG = DEFT_WGMMA && D == 128 && QREGS;
+    /* With wgmma a producer warpgroup (threads NTHREADS ..) issues the K/V tiles' tensor copies,
+     * each into its slot once the consumers have released it (ebars), so no consumer waits for
+     * the others before a refill; the consumers publish the block's items to it in order (iq). */
+    constexpr bool PROD = WG;
+    static_assert(!PROD || DEFT_GPU_PTHREADS(D) == NTHREADS + 128, "a producer warpgroup with wgmma");
     static_assert(NWARPS % 4 == 0, "warpgroups of 4 warps");
     constexpr int KD = D / 16, NT = TK / 8, ND = D / 8;
     constexpr int QPT = QROWS * CPR / NTHREADS; /* Q pieces per thread */
@@ -519,6 +558,11 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
     extern __shared__ __align__(1024) unsigned char smem[];
     __shared__ __align__(8) uint64_t bars[MAX_SLOTS + 1]; /* [nslot] is the Q tile's */
     __shared__ int next_item[2][6]; /* double-buffered: item i + 2 is taken while i runs */
+    /* PROD: ebars[s] completes a phase when every consumer thread is done with slot s's tile;
+     * iq[k] (kv0, ntiles, g; ntiles -1: no more items) is the block's item 2 i + k, published
+     * with an arrival on ibars[k] */
+    __shared__ __align__(8) uint64_t ebars[PROD ? MAX_SLOTS : 1], ibars[2];
+    __shared__ int iq[2][3];
     T *qs = reinterpret_cast<T *>(smem);
     T *ring = qs + QROWS * S;
     float *scratch = reinterpret_cast<float *>(ring + (size_t)nslot * 2 * TK * S); /* NSCR states */
@@ -681,8 +725,13 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
         islot = islot + 1 == nslot ? 0 : islot + 1;
     };
 
-    if (tid == 0) /* ring slots: one arrival (the tensor copies' issuer) with wgmma, else every thread */
+    if (tid == 0) { /* ring slots: one arrival (the tensor copies' issuer) with wgmma, else every thread */
         for (int i = 0; i <= nslot; i++) mbar_init(smem_addr(&bars[i]), WG && i < nslot ? 1 : NTHREADS);
+        if (PROD) {
+            for (int i = 0; i < nslot; i++) mbar_init(smem_addr(&ebars[i]), NTHREADS);
+            mbar_init(smem_addr(&ibars[0]), 1), mbar_init(smem_addr(&ibars[1]), 1);
+        }
+    }
     /* Block b's first item is item b: unit b / hkv of the list classify_kernel writes (plan
      * order), KV head b % hkv. The host put the first units of that list in `first`, so the
      * item's Q and K/V loads are issued at once, before the wait for classify_kernel: they read
@@ -700,6 +749,51 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
             }
         }
     __syncthreads(); /* the barriers are initialized; next_item[0] and [1] are published */
+#if DEFT_WGMMA
+    if constexpr (PROD) {
+        /* The producer warpgroup gives its registers to the consumers (40 + 2 x 232 per lane of
+         * each warpgroup: 64 512 of the 65 536). Its first thread walks the block's tile stream
+         * (the items in iq's order, each item's tiles in order): stream tile s goes into slot
+         * s % nslot once the consumers have released the slot's previous tile (round s / nslot
+         * - 1 of its ebar), the slot's full barrier armed with the tile's bytes (issue_tile's
+         * boxes). */
+        if (warp >= NWARPS) {
+            asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+            cudaTriggerProgrammaticLaunchCompletion();
+            if (tid == NTHREADS) {
+                int slot = 0;
+                uint32_t round = 0, iph = 0;
+                for (int k = 0;; k ^= 1) {
+                    mbar_wait(smem_addr(&ibars[k]), (iph >> k) & 1u);
+                    iph ^= 1u << k;
+                    const int kv0 = iq[k][0], nt = iq[k][1], g = iq[k][2];
+                    if (nt < 0) break;
+                    for (int t = 0; t < nt; t++) {
+                        if (round) mbar_wait(smem_addr(&ebars[slot]), (round - 1) & 1u);
+                        const uint32_t bar = smem_addr(&bars[slot]);
+                        const uint32_t kd = smem_addr(ring + (size_t)slot * 2 * TK * S), vd = kd + TK * S * (int)sizeof(T);
+                        mbar_expect_tx(bar, 2u * TK * D * (uint32_t)sizeof(T));
+#pragma unroll
+                        for (int c = 0; c < D / 64; c++) {
+                            tma_load3(kd + c * TK * 128, &tmk, c * 64, g, kv0 + t * TK, bar);
+                            tma_load3(vd + c * TK * 128, &tmv, c * 64, g, kv0 + t * TK, bar);
+                        }
+                        if (++slot == nslot) slot = 0, round++;
+                    }
+                }
+            }
+            return;
+        }
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+    }
+#endif
+    /* PROD: item `it` (live false: the end of the block's items) to the producer, in entry k */
+    auto publish = [&](const item &it, bool live, int k) {
+        if (PROD && tid == 0) {
+            iq[k][0] = it.kv0, iq[k][1] = live ? it.ntiles : -1, iq[k][2] = it.g;
+            mbar_arrive(smem_addr(&ibars[k]));
+        }
+    };
     item cur = {}, nxt = {};
     /* The block's K/V tiles form one stream (cur's, then nxt's, ...) through the ring: when an
      * item starts, the first nslot tiles of the stream from its first tile on are issued (all of
@@ -715,7 +809,8 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
         read_item(cur, 0);
         cur.slot0 = 0, cur.par0 = 0;
         issue_q(cur, cur.qt0);
-        issue_cur();
+        if (PROD) publish(cur, true, 0);
+        else issue_cur();
     }
     /* The small kernel may launch now: every persistent block is resident (it takes no SM from
      * them), and the previous run's reduction is over (the run's first kernel, classify_kernel or
@@ -736,20 +831,22 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
     n_big = first.total, n_items = n_big * a.hkv; /* the host counted the units */
     if (!early) {
         if ((int)blockIdx.x >= n_items) { /* the whole block: no item for it */
+            publish(cur, false, 0);
             deft_trace(TR_LARGE_END);
             return;
         }
-        __syncthreads(); /* every thread has read next_item[0][0] */
+        csync(); /* every thread has read next_item[0][0] */
         if (grabber) {
             g_w = (int)blockIdx.x;
             grab_chunk(g_w);
         }
         grab_publish(0);
-        __syncthreads();
+        csync();
         read_item(cur, 0);
         cur.slot0 = 0, cur.par0 = 0;
         issue_q(cur, cur.qt0);
-        issue_cur();
+        if (PROD) publish(cur, true, 0);
+        else issue_cur();
     }
     /* The next item (the block's second, second_item(1)), known now so that its loads overlap
      * this one's work: from `first`, or past it from the list (a chain of two dependent reads).
@@ -762,15 +859,17 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
     if (early2) { /* from `first` */
         has_next = read_item(nxt, 1);
     } else if (second_item(1) < n_items) { /* past `first`: from the list */
-        __syncthreads(); /* every thread has read next_item[1][0] */
+        csync(); /* every thread has read next_item[1][0] */
         if (grabber) {
             g_w = second_item(1);
             grab_chunk(g_w);
         }
         grab_publish(1);
-        __syncthreads();
+        csync();
         has_next = read_item(nxt, 1);
     }
+    publish(nxt, has_next, 1);
+    int pk = 0; /* iq's entry for the block's next item */
     uint32_t qphase = 0;
 #ifdef DEFT_GPU_TRACE
     unsigned long long item_t0 = deft_now(); /* the item log: the first item from here */
@@ -784,7 +883,8 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
         if (has_next) { /* the next item's first tiles go into the slots this one leaves free */
             const int s1 = cur.slot0 + cur.ntiles; /* its first tile's place in the stream */
             nxt.slot0 = s1 % nslot, nxt.par0 = cur.par0 ^ ((s1 / nslot) & 1);
-            while (nxt_issued < nxt.ntiles && cur.ntiles + nxt_issued < nslot) issue_tile(nxt, nxt_issued++);
+            if (!PROD)
+                while (nxt_issued < nxt.ntiles && cur.ntiles + nxt_issued < nslot) issue_tile(nxt, nxt_issued++);
         }
         const int g = cur.g, nrows = cur.nrows, ps = cur.ps;
 
@@ -859,7 +959,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
 #pragma unroll
                             for (int x = 0; x < 4; x++) qf[kk][x] ^= 0x80008000u;
                 }
-                scan = __syncthreads_or(dirty); /* Q lives in registers now: fetch the next query tile behind it */
+                scan = csync_or(dirty); /* Q lives in registers now: fetch the next query tile behind it */
                 if (qnext == 1) q_copy(cur, qn);
                 else if (qnext == 2) q_copy(nxt, qn);
             }
@@ -901,7 +1001,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
             if (qt == cur.qt0 && K > 1) { /* resident: cur.ntiles <= nslot, so one wrap at most */
                 for (int t = 0, sl = cur.slot0; t < cur.ntiles; t++, sl = sl + 1 == nslot ? 0 : sl + 1)
                     land(sl, (uint32_t)cur.par0 ^ (cur.slot0 + t >= nslot), t, scan || tail(t));
-                __syncthreads();
+                csync();
             }
             int slot = cur.slot0, tk = 0;     /* (slot0 + t) % nslot */
             uint32_t phase = (uint32_t)cur.par0; /* its barrier's phase */
@@ -911,9 +1011,9 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
                     const bool touched = scan || tail(t);
                     land(slot, phase, t, touched);
                     if constexpr (WG) {
-                        if (touched) __syncthreads();
+                        if (touched) csync();
                     } else {
-                        __syncthreads();
+                        csync();
                     }
                 }
                 if (gactive && tk == kpart && t * TK < wvis) {
@@ -1022,11 +1122,15 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
                  * when streamed, else the next item's). Only Q in registers (D <= 128) streams:
                  * at D = 256 the extra copy site makes ptxas spill, and its ring holds 128 tokens
                  * anyway (deft_gpu_max_chunk_tokens keeps its chunks resident). */
-                const bool own = QREGS && t + nslot < cur.ntiles;
-                if (K == 1 && qt == qt_end - 1 && (own || (has_next && nxt_issued < nxt.ntiles))) {
-                    __syncthreads();
-                    if (own) issue_tile(cur, t + nslot);
-                    else issue_tile(nxt, nxt_issued++);
+                if constexpr (PROD) { /* the producer refills it (this thread is done with it) */
+                    if (K == 1 && qt == qt_end - 1) mbar_arrive(smem_addr(&ebars[slot]));
+                } else {
+                    const bool own = QREGS && t + nslot < cur.ntiles;
+                    if (K == 1 && qt == qt_end - 1 && (own || (has_next && nxt_issued < nxt.ntiles))) {
+                        csync();
+                        if (own) issue_tile(cur, t + nslot);
+                        else issue_tile(nxt, nxt_issued++);
+                    }
                 }
                 if (++slot == nslot) slot = 0, phase ^= 1;
                 if (++tk == K) tk = 0;
@@ -1036,9 +1140,13 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
             if (K > 1) { /* merge: the warps of parts 1..K-1 hand their state to part 0's warp */
                 float *st = scratch + (size_t)(mi * (K - 1) + kpart - 1) * STATE * 32 + lane;
                 if (active && kpart > 0) state_put<ND>(st, m, l, o);
-                __syncthreads();
+                csync();
                 /* every warp is done with this item's tiles: refill their slots */
-                while (has_next && nxt_issued < nxt.ntiles && nxt_issued < nslot) issue_tile(nxt, nxt_issued++);
+                if (PROD)
+                    for (int t = 0, sl = cur.slot0; t < cur.ntiles; t++, sl = sl + 1 == nslot ? 0 : sl + 1)
+                        mbar_arrive(smem_addr(&ebars[sl]));
+                else
+                    while (has_next && nxt_issued < nxt.ntiles && nxt_issued < nslot) issue_tile(nxt, nxt_issued++);
                 if (active && kpart == 0)
                     for (int k = 1; k < K; k++)
                         state_merge<ND>(scratch + (size_t)(mi * (K - 1) + k - 1) * STATE * 32 + lane, m, l, o);
@@ -1058,7 +1166,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
             DEFT_PASS_STAMP(npass, 4);
             npass++;
             if (!QREGS) { /* every warp is done with qs: load the next query tile */
-                __syncthreads();
+                csync();
                 if (qnext == 1) issue_q(cur, qt + 1);
                 else if (qnext == 2) issue_q(nxt, nxt.qt0);
             }
@@ -1070,10 +1178,12 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
 #endif
         if (!has_next) break;
         grab_publish(buf);
-        __syncthreads(); /* next_item[buf] is published; everyone is done with this item */
+        csync(); /* next_item[buf] is published; everyone is done with this item */
         cur = nxt;
         has_next = read_item(nxt, buf);
         buf ^= 1;
+        publish(nxt, has_next, pk);
+        pk ^= 1;
     }
     deft_trace(TR_LARGE_END);
 }
@@ -1409,13 +1519,21 @@ cudaError_t launch_dt(const deft_gpu_args *a, size_t smem, const CUtensorMap *ma
     if (e == cudaSuccess)
         e = cudaFuncSetAttribute(small_kernel<D, T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)small_smem);
     if (e != cudaSuccess) return e;
+    /* the block's threads: the loaded binary's bound (DEFT_GPU_PTHREADS: 384 for the sm_90a
+     * pass at D = 128, else NTHREADS), read once */
+    static int threads = 0;
+    if (!threads) {
+        cudaFuncAttributes fa;
+        if ((e = cudaFuncGetAttributes(&fa, partial_kernel<D, T>)) != cudaSuccess) return e;
+        threads = fa.maxThreadsPerBlock > NTHREADS ? fa.maxThreadsPerBlock : NTHREADS;
+    }
     const bool listed = deft_gpu_listed(first, a->hkv, blocks);
     if (listed) {
         classify_kernel<<<1, 1024, 0, stream>>>(*a);
         if ((e = cudaGetLastError()) != cudaSuccess) return e;
     }
     const unsigned items = (unsigned)a->n_chunks * (unsigned)a->hkv;       /* small kernel: per chunk */
-    e = launch_pdl(partial_kernel<D, T>, (unsigned)blocks, NTHREADS, smem, stream, listed, *a,
+    e = launch_pdl(partial_kernel<D, T>, (unsigned)blocks, (unsigned)threads, smem, stream, listed, *a,
                    maps[0], maps[1], *first);
     if (e == cudaSuccess) e = launch_pdl(small_kernel<D, T>, items, 128, small_smem, stream, true, *a);
     return e == cudaSuccess ? cudaGetLastError() : e;
