@@ -1429,18 +1429,6 @@ cudaError_t launch_pdl(void (*kernel)(KArgs...), unsigned grid, unsigned block, 
     return cudaLaunchKernelEx(&cfg, kernel, args...);
 }
 
-/* The device's SMs (132 if the query fails) */
-int sm_count(void)
-{
-    static int sms = 0;
-    if (!sms) {
-        int dev = 0;
-        if (cudaGetDevice(&dev) != cudaSuccess ||
-            cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
-            sms = 132;
-    }
-    return sms;
-}
 /* Blocks of the partial kernel: `want` (deft_gpu_persistent_blocks: at most one per SM), or one
  * per work item of the upper bound n_items when the environment sets DEFT_GPU_GRID=items (the
  * unscheduled layout, kept for measurement); DEFT_GPU_PGRID=N (for measurement) caps `want`. */
@@ -1472,7 +1460,7 @@ int forced_first(void)
 int persistent_grid(const deft_gpu_args *a, const deft_plan *plan, const deft_shape *s)
 {
     return grid_blocks((int)((unsigned)a->unit_cap * (unsigned)a->hkv),
-                       deft_gpu_persistent_blocks(plan, s, a->qpu, sm_count()));
+                       deft_gpu_persistent_blocks(plan, s, a->qpu, deft_gpu_sm_count()));
 }
 
 /* Kernel parameters live in a 4 KiB space: the persistent kernel's are the argument block, the

@@ -54,6 +54,8 @@ deft_status deft_gpu_args_fill(const deft_problem *p, const deft_plan *plan,
  * with programmatic dependent launch, so it starts while the last partial blocks finish and
  * waits for them in cudaGridDependencySynchronize. */
 deft_status deft_gpu_reduce_launch(const deft_gpu_args *a, cudaStream_t stream, deft_diag *diag);
+/* the current device's SMs (132 if the query fails), asked once */
+int deft_gpu_sm_count(void);
 
 /* One device run of a version, as deft_gpu_run_device. */
 typedef deft_status (*deft_gpu_device_fn)(const deft_problem *p, const deft_plan *plan,
