@@ -680,8 +680,8 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
         q_copy(it, r);
     };
     /* K/V tile t of it into the next ring slot (islot: tiles issued so far, mod nslot). With
-     * wgmma (WG), thread 0 has the tensor memory accelerator bring it: per 64 columns of D one box
-     * of K and one of V, [64 tokens][64] in the 128-byte swizzle (see wg_desc_sw128), the slot's
+     * wgmma (WG), one thread (tma_tile: the producer warpgroup's, PROD) has the tensor memory
+     * accelerator bring it: per 64 columns of D one box of K and one of V, [64 tokens][64] in the 128-byte swizzle (see wg_desc_sw128), the slot's
      * barrier armed with the tile's bytes. The copies do not go through the threads' load path:
      * 256 threads' cp.async kept too few bytes in flight to stream a chunk longer than the ring
      * (a streamed tile waited ~2450 cycles for its data, against ~2000 of compute; gpu/NOTES.md),
@@ -690,20 +690,20 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
      * path) every thread copies its pieces with cp.async into the canonical layout without
      * swizzle, (row / 8) 8 D + (col / 8) 64 + (row % 8) 8 + col % 8, rows past the chunk's end
      * zero-filled by the copies. */
+    auto tma_tile = [&](int slot, int kv0, int g, int t) { /* tile t of the chunk at kv0, KV head g */
+        const uint32_t bar = smem_addr(&bars[slot]);
+        const uint32_t kd = smem_addr(ring + (size_t)slot * 2 * TK * S), vd = kd + TK * S * (int)sizeof(T);
+        mbar_expect_tx(bar, 2u * TK * D * (uint32_t)sizeof(T));
+#pragma unroll
+        for (int c = 0; c < D / 64; c++) {
+            tma_load3(kd + c * TK * 128, &tmk, c * 64, g, kv0 + t * TK, bar);
+            tma_load3(vd + c * TK * 128, &tmv, c * 64, g, kv0 + t * TK, bar);
+        }
+    };
     int islot = 0;
     auto issue_tile = [&](const item &it, int t) {
         if constexpr (WG) {
-            if (tid == 0) {
-                const uint32_t bar = smem_addr(&bars[islot]);
-                const uint32_t kd = smem_addr(ring + (size_t)islot * 2 * TK * S), vd = kd + TK * S * (int)sizeof(T);
-                mbar_expect_tx(bar, 2u * TK * D * (uint32_t)sizeof(T));
-                const int tok = it.kv0 + t * TK;
-#pragma unroll
-                for (int c = 0; c < D / 64; c++) {
-                    tma_load3(kd + c * TK * 128, &tmk, c * 64, it.g, tok, bar);
-                    tma_load3(vd + c * TK * 128, &tmv, c * 64, it.g, tok, bar);
-                }
-            }
+            if (tid == 0) tma_tile(islot, it.kv0, it.g, t);
             islot = islot + 1 == nslot ? 0 : islot + 1;
             return;
         }
@@ -755,8 +755,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
          * each warpgroup: 64 512 of the 65 536). Its first thread walks the block's tile stream
          * (the items in iq's order, each item's tiles in order): stream tile s goes into slot
          * s % nslot once the consumers have released the slot's previous tile (round s / nslot
-         * - 1 of its ebar), the slot's full barrier armed with the tile's bytes (issue_tile's
-         * boxes). */
+         * - 1 of its ebar), the slot's full barrier armed with the tile's bytes (tma_tile). */
         if (warp >= NWARPS) {
             asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
             cudaTriggerProgrammaticLaunchCompletion();
@@ -770,14 +769,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
                     if (nt < 0) break;
                     for (int t = 0; t < nt; t++) {
                         if (round) mbar_wait(smem_addr(&ebars[slot]), (round - 1) & 1u);
-                        const uint32_t bar = smem_addr(&bars[slot]);
-                        const uint32_t kd = smem_addr(ring + (size_t)slot * 2 * TK * S), vd = kd + TK * S * (int)sizeof(T);
-                        mbar_expect_tx(bar, 2u * TK * D * (uint32_t)sizeof(T));
-#pragma unroll
-                        for (int c = 0; c < D / 64; c++) {
-                            tma_load3(kd + c * TK * 128, &tmk, c * 64, g, kv0 + t * TK, bar);
-                            tma_load3(vd + c * TK * 128, &tmv, c * 64, g, kv0 + t * TK, bar);
-                        }
+                        tma_tile(slot, kv0, g, t);
                         if (++slot == nslot) slot = 0, round++;
                     }
                 }
