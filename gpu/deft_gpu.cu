@@ -679,17 +679,14 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
         q_index(it, qt, r);
         q_copy(it, r);
     };
-    /* K/V tile t of it into the next ring slot (islot: tiles issued so far, mod nslot). With
-     * wgmma (WG), one thread (tma_tile: the producer warpgroup's, PROD) has the tensor memory
-     * accelerator bring it: per 64 columns of D one box of K and one of V, [64 tokens][64] in the 128-byte swizzle (see wg_desc_sw128), the slot's
+    /* With wgmma (WG): the producer warpgroup's thread has the tensor memory accelerator bring
+     * tile t of the chunk at kv0, KV head g, into ring slot `slot`: per 64 columns of D one box of
+     * K and one of V, [64 tokens][64] in the 128-byte swizzle (see wg_desc_sw128), the slot's
      * barrier armed with the tile's bytes. The copies do not go through the threads' load path:
      * 256 threads' cp.async kept too few bytes in flight to stream a chunk longer than the ring
      * (a streamed tile waited ~2450 cycles for its data, against ~2000 of compute; gpu/NOTES.md),
      * and 16-byte boxes without swizzle were slower than cp.async. Rows past the chunk's end hold
-     * other tokens (zeros past the tensor's end): land() zeroes their V. Otherwise (the mma.sync
-     * path) every thread copies its pieces with cp.async into the canonical layout without
-     * swizzle, (row / 8) 8 D + (col / 8) 64 + (row % 8) 8 + col % 8, rows past the chunk's end
-     * zero-filled by the copies. */
+     * other tokens (zeros past the tensor's end): land() zeroes their V. */
     auto tma_tile = [&](int slot, int kv0, int g, int t) { /* tile t of the chunk at kv0, KV head g */
         const uint32_t bar = smem_addr(&bars[slot]);
         const uint32_t kd = smem_addr(ring + (size_t)slot * 2 * TK * S), vd = kd + TK * S * (int)sizeof(T);
@@ -700,13 +697,13 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
             tma_load3(vd + c * TK * 128, &tmv, c * 64, g, kv0 + t * TK, bar);
         }
     };
+    /* Without wgmma (the mma.sync path; with it the producer issues every tile, and no path
+     * reaches this): K/V tile t of it into the next ring slot (islot: tiles issued so far, mod
+     * nslot), every thread copying its pieces with cp.async into the canonical layout without
+     * swizzle, (row / 8) 8 D + (col / 8) 64 + (row % 8) 8 + col % 8, rows past the chunk's end
+     * zero-filled by the copies. */
     int islot = 0;
     auto issue_tile = [&](const item &it, int t) {
-        if constexpr (WG) {
-            if (tid == 0) tma_tile(islot, it.kv0, it.g, t);
-            islot = islot + 1 == nslot ? 0 : islot + 1;
-            return;
-        }
         const uint32_t kd = smem_addr(ring + (size_t)islot * 2 * TK * S + (krow0 & ~7) * D + kpiece0 * 64 +
                                       (krow0 & 7) * 8);
         const uint32_t vd = kd + TK * S * (int)sizeof(T);
@@ -801,7 +798,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
         read_item(cur, 0);
         cur.slot0 = 0, cur.par0 = 0;
         issue_q(cur, cur.qt0);
-        if (PROD) publish(cur, true, 0);
+        if constexpr (PROD) publish(cur, true, 0);
         else issue_cur();
     }
     /* The small kernel may launch now: every persistent block is resident (it takes no SM from
@@ -837,7 +834,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
         read_item(cur, 0);
         cur.slot0 = 0, cur.par0 = 0;
         issue_q(cur, cur.qt0);
-        if (PROD) publish(cur, true, 0);
+        if constexpr (PROD) publish(cur, true, 0);
         else issue_cur();
     }
     /* The next item (the block's second, second_item(1)), known now so that its loads overlap
@@ -875,7 +872,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
         if (has_next) { /* the next item's first tiles go into the slots this one leaves free */
             const int s1 = cur.slot0 + cur.ntiles; /* its first tile's place in the stream */
             nxt.slot0 = s1 % nslot, nxt.par0 = cur.par0 ^ ((s1 / nslot) & 1);
-            if (!PROD)
+            if constexpr (!PROD)
                 while (nxt_issued < nxt.ntiles && cur.ntiles + nxt_issued < nslot) issue_tile(nxt, nxt_issued++);
         }
         const int g = cur.g, nrows = cur.nrows, ps = cur.ps;
