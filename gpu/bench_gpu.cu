@@ -107,6 +107,11 @@ static const char *const trace_names[] = {"classify start", "classify end", "lar
                                           "large 1st item", "large end", "small start", "small done",
                                           "small end", "reduce start", "reduce waited", "reduce end"};
 #define TRN 12
+/* a run's start: its first kernel's first block (a run without classify_kernel starts at [2]) */
+static unsigned long long run_start(const unsigned long long *lo)
+{
+    return lo[0] < lo[2] ? lo[0] : lo[2];
+}
 static void trace_runs(const impl *im, deft_problem *dp, const deft_plan *plan, void *dw, void *dws, size_t ws,
                        float *dout, float *dlse, void **dq, void **dk, void **dv, int copies)
 {
@@ -124,7 +129,7 @@ static void trace_runs(const impl *im, deft_problem *dp, const deft_plan *plan, 
         deft_gpu_trace_v2(0, a, b);
         deft_gpu_trace_host(0, c, d);
         for (int i = 9; i < TRN; i++) /* the reduction's points, from gpu_host.cu */ a[i] = c[i], b[i] = d[i];
-        const unsigned long long t0 = a[0] < a[2] ? a[0] : a[2]; /* a run without classify starts at [2] */
+        const unsigned long long t0 = run_start(a);
         for (int i = 0; i < TRN; i++) {
             lo[i][r] = a[i] == ~0ull ? -1.0f : (float)((double)(long long)(a[i] - t0) * 1e-3);
             hi[i][r] = b[i] == 0 ? -1.0f : (float)((double)(long long)(b[i] - t0) * 1e-3);
@@ -136,7 +141,7 @@ static void trace_runs(const impl *im, deft_problem *dp, const deft_plan *plan, 
     if (getenv("DEFT_GPU_ITEMS")) { /* the last run's item log, after its first kernel's start */
         unsigned long long a[TRN], b[TRN];
         deft_gpu_trace_v2(0, a, b);
-        if (a[2] < a[0]) a[0] = a[2];
+        a[0] = run_start(a); /* mode 3 prints times after a[0] */
         deft_gpu_trace_v2(3, a, NULL);
     }
 }
