@@ -1457,16 +1457,13 @@ int persistent_grid(const deft_gpu_args *a, const deft_plan *plan, const deft_sh
 static_assert(sizeof(deft_gpu_args) + 64 + 2 * sizeof(CUtensorMap) + sizeof(deft_gpu_first) <= 4096,
               "the persistent kernel's parameters fit the 4 KiB parameter space");
 
-/* DEFT_GPU_QPU=N (measurement): query tiles per unit N instead of the model's choice, where N
- * is one of the candidates that fit (0: one unit per chunk); -1 when unset. */
+/* DEFT_GPU_QPU=N (measurement, and test_gpu's few_blocks()): query tiles per unit N instead of
+ * the model's choice, where N is one of the candidates that fit (0: one unit per chunk); -1 when
+ * unset. Read at every run, so a test can change it between runs. */
 int forced_qpu(void)
 {
-    static int v = -2;
-    if (v == -2) {
-        const char *env = getenv("DEFT_GPU_QPU");
-        v = env && *env ? atoi(env) : -1;
-    }
-    return v;
+    const char *env = getenv("DEFT_GPU_QPU");
+    return env && *env ? atoi(env) : -1;
 }
 
 /* DEFT_GPU_SMALL_W=N (for measurement): N warps per small item of one row tile (1, 2 or 4) when

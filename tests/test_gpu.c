@@ -522,6 +522,66 @@ static void late_first(int quick)
     }
 }
 
+/* ---- few persistent blocks: DEFT_GPU_PGRID caps version 2's persistent grid, so each block
+ * runs many items back to back, its K/V stream (and at D = 128 on sm_90a the producer's slot
+ * releases) crossing from one item to the next; DEFT_GPU_QPU=0 makes each resident chunk a single
+ * unit, so an item of several query tiles makes a pass per tile over K/V it must keep until its
+ * last pass (a slot handed back sooner gets the next item's tile while it is still read). The
+ * full grid gives the same units, so every cap must give its bits too. Cases: resident chunks of
+ * several query tiles at D = 128 and 64 (mma.sync, consumer refills), streamed chunks ---- */
+static int multi_tile(int64_t rows, int64_t len)
+{
+    return !DEFT_GPU_IS_SMALL(rows, len) && rows > DEFT_GPU_QROWS;
+}
+static void few_blocks(int n_cases)
+{
+    static const struct {
+        const char *spec;
+        int64_t hq, hkv, d, chunk;
+    } cases[] = {
+        {"tot", 8, 2, 128, 256},                    /* 9 query tiles at the root, 3 at level 1 */
+        {"levels:1,40_2000,64", 8, 1, 128, 2048},   /* streamed: 3 units of one query tile */
+        {"tot", 16, 4, 64, 512},                    /* D = 64: 8 tiles a chunk, the ring 10 */
+        {"levels:1,4,32_200,150,40", 16, 2, 128, 0}, /* the root: 2 query tiles, bf16 */
+    };
+    static const char *caps[] = {"1", "3"};
+    setenv("DEFT_GPU_QPU", "0", 1);
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]) && i < n_cases; i++) {
+        deft_case c;
+        if (gen(cases[i].spec, cases[i].hq, cases[i].hkv, cases[i].d, i % 2 ? DEFT_BF16 : DEFT_F16, 17, &c))
+            continue;
+        deft_options opt = {cases[i].chunk, 0, 0};
+        if (plan_chunks(&c, &opt, multi_tile) <= 0) {
+            printf("FAIL few_blocks %s: no large chunk of several query tiles\n", cases[i].spec);
+            other_fail++;
+        }
+        const deft_problem *p = &c.problem;
+        const size_t nl = (size_t)deft_tree_total_q(&p->tree) * (size_t)p->shape.hq, no = nl * (size_t)p->shape.d;
+        float *o = malloc((no ? no : 1) * sizeof *o), *lse = malloc((nl ? nl : 1) * sizeof *lse);
+        float *o2 = malloc((no ? no : 1) * sizeof *o2), *lse2 = malloc((nl ? nl : 1) * sizeof *lse2);
+        deft_diag diag;
+        unsetenv("DEFT_GPU_PGRID");
+        int have = o && lse && o2 && lse2 && check_case(&c, &opt, P_GPU, 0, 0, 0) == 0 &&
+                   deft_gpu_run(p, &opt, o, lse, &diag) == DEFT_OK;
+        for (int k = 0; have && k < 2; k++) {
+            setenv("DEFT_GPU_PGRID", caps[k], 1);
+            if (check_case(&c, &opt, P_GPU, 0, 0, 0)) continue; /* printed and counted */
+            poison(o2, no), poison(lse2, nl);
+            if (deft_gpu_run(p, &opt, o2, lse2, &diag) != DEFT_OK || memcmp(o, o2, no * sizeof *o) ||
+                memcmp(lse, lse2, nl * sizeof *lse)) {
+                printf("FAIL few_blocks %s: %s persistent blocks gave other bits than the full grid\n",
+                       cases[i].spec, caps[k]);
+                other_fail++;
+            } else
+                other_pass++;
+        }
+        unsetenv("DEFT_GPU_PGRID");
+        free(o), free(lse), free(o2), free(lse2);
+        deft_case_free(&c);
+    }
+    unsetenv("DEFT_GPU_QPU");
+}
+
 /* ---- streamed chunks: chunks longer than version 2's ring (256 tokens at D = 128, 640 at
  * D = 64) stream through it, one query tile per unit; trees with long shared nodes, several
  * query tiles, GQA 1-8, multi-root, a node split by chunk_queries ---- */
@@ -775,6 +835,7 @@ int main(int argc, char **argv)
         levels();
         streamed(1);
         late_first(1);
+        few_blocks(1);
         small_warps(1);
     } else if (quick) {
         random_forests(seeds < 40 ? seeds : 40, 1);
@@ -784,6 +845,7 @@ int main(int argc, char **argv)
         workloads(0, 1);
         streamed(1);
         late_first(1);
+        few_blocks(3);
         small_warps(1);
     } else {
         random_forests(seeds, 1);
@@ -793,6 +855,7 @@ int main(int argc, char **argv)
         levels();
         streamed(0);
         late_first(0);
+        few_blocks(4);
         small_warps(0);
         workloads(full_shape, 0);
         stress(n_stress, 1000);
