@@ -147,7 +147,7 @@ __device__ __forceinline__ void vfma(float *acc, float w, float4 v)
     acc[2] = fmaf(w, v.z, acc[2]), acc[3] = fmaf(w, v.w, acc[3]);
 }
 
-template <int VEC, int NPL, int MINB = 1>
+template <int VEC, int NPL, int MINB = 1, int PRE = VEC == 4 ? (MINB >= 4 ? 6 : 8) : 0>
 __global__ void __launch_bounds__(256, MINB) reduce_kernel(const deft_gpu_args a)
 {
     typedef typename vec_t<VEC>::type V;
@@ -166,9 +166,9 @@ __global__ void __launch_bounds__(256, MINB) reduce_kernel(const deft_gpu_args a
     if (!live) return;
     /* the first PRE partial rows' loads go out with the LSEs' (their addresses are known), not
      * after the max and the weights: one trip to memory less on the chain of a row */
-    /* (the scalar variants, odd d, would spill; at 4 blocks per SM, 64 registers, 8 rows spill 48
-     * bytes and 6 rows 8) */
-    constexpr int PRE = VEC == 4 ? (MINB >= 4 ? 6 : 8) : 0;
+    /* (PRE: 8; 6 at 4 blocks per SM, whose 64 registers spill 48 bytes with 8 rows and 8 with 6;
+     * 16 when the rows take at most one block per SM; 0 in the scalar variants, odd d, which
+     * would spill) */
     const int n0 = min(32, r1 - r0);
     V pre[PRE ? PRE : 1][NPL];
 #pragma unroll
@@ -237,7 +237,7 @@ __global__ void __launch_bounds__(256, MINB) reduce_kernel(const deft_gpu_args a
 
 DEFT_TRACE_IO(deft_gpu_trace_host)
 
-template <int VEC, int NPL, int MINB = 1>
+template <int VEC, int NPL, int MINB = 1, int PRE = VEC == 4 ? (MINB >= 4 ? 6 : 8) : 0>
 static cudaError_t reduce_go(const deft_gpu_args *a, cudaStream_t stream)
 {
     int64_t rows = (int64_t)a->n_queries * a->hq;
@@ -250,7 +250,7 @@ static cudaError_t reduce_go(const deft_gpu_args *a, cudaStream_t stream)
     attr[0].val.programmaticStreamSerializationAllowed = 1;
     cfg.attrs = attr;
     cfg.numAttrs = 1;
-    return cudaLaunchKernelEx(&cfg, reduce_kernel<VEC, NPL, MINB>, *a);
+    return cudaLaunchKernelEx(&cfg, reduce_kernel<VEC, NPL, MINB, PRE>, *a);
 }
 
 int deft_gpu_sm_count(void)
@@ -274,7 +274,14 @@ deft_status deft_gpu_reduce_launch(const deft_gpu_args *a, cudaStream_t stream, 
     /* More rows than 3 blocks of 8 warps per SM: 4 blocks per SM (64 registers instead of 100,
      * six rows' loads ahead instead of eight). Measured 2026-12-01 on H200: tot 79.5 -> 77.8 us,
      * wide 342.9 -> 341.1, the others within 0.2 (3 blocks per SM, eight rows ahead: no change). */
-    if (a->d % 4 == 0 && a->d <= 128 && rows > (int64_t)3 * 8 * deft_gpu_sm_count()) e = reduce_go<4, 1, 4>(a, stream);
+    /* At most one block per SM (fewshot's 640 rows): sixteen rows' loads ahead, so a query of up
+     * to 16 partials waits for one trip to memory, not two (130 registers: one block per SM,
+     * which is all these rows fill). Measured 2026-12-02 on H200, for every row count: fewshot
+     * 23.9 -> 23.2 us, but specstar 19.3 -> 21.0, specdec 29.6 -> 30.9 and fewshot50 39.0 ->
+     * 40.5, whose 200-256 blocks then run in two waves. */
+    const int64_t sms = deft_gpu_sm_count();
+    if (a->d % 4 == 0 && a->d <= 128 && rows <= 8 * sms) e = reduce_go<4, 1, 1, 16>(a, stream);
+    else if (a->d % 4 == 0 && a->d <= 128 && rows > 3 * 8 * sms) e = reduce_go<4, 1, 4>(a, stream);
     else if (a->d % 4 == 0 && a->d <= 128) e = reduce_go<4, 1>(a, stream);
     else if (a->d % 4 == 0 && a->d <= 256) e = reduce_go<4, 2>(a, stream);
     else if (a->d % 4 == 0) e = reduce_go<4, 4>(a, stream);
