@@ -278,11 +278,13 @@ deft_status deft_gpu_reduce_launch(const deft_gpu_args *a, cudaStream_t stream, 
      * to 16 partials waits for one trip to memory, not two (130 registers: one block per SM,
      * which is all these rows fill). Measured 2026-12-02 on H200, for every row count: fewshot
      * 23.9 -> 23.2 us, but specstar 19.3 -> 21.0, specdec 29.6 -> 30.9 and fewshot50 39.0 ->
-     * 40.5, whose 200-256 blocks then run in two waves. */
+     * 40.5, whose 200-256 blocks then run in two waves. Between one and three blocks per SM,
+     * twelve ahead at 2 blocks per SM (125 registers; 100 with eight): specdec's rows merge up
+     * to 10 partials, 29.5 -> 29.0 us, the others within 0.5. */
     const int64_t sms = deft_gpu_sm_count();
     if (a->d % 4 == 0 && a->d <= 128 && rows <= 8 * sms) e = reduce_go<4, 1, 1, 16>(a, stream);
     else if (a->d % 4 == 0 && a->d <= 128 && rows > 3 * 8 * sms) e = reduce_go<4, 1, 4>(a, stream);
-    else if (a->d % 4 == 0 && a->d <= 128) e = reduce_go<4, 1>(a, stream);
+    else if (a->d % 4 == 0 && a->d <= 128) e = reduce_go<4, 1, 2, 12>(a, stream);
     else if (a->d % 4 == 0 && a->d <= 256) e = reduce_go<4, 2>(a, stream);
     else if (a->d % 4 == 0) e = reduce_go<4, 4>(a, stream);
     else if (a->d <= 32) e = reduce_go<1, 1>(a, stream);
