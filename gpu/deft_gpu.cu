@@ -755,6 +755,9 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
          * - 1 of its ebar), the slot's full barrier armed with the tile's bytes (tma_tile). */
         if (warp >= NWARPS) {
             asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+            /* the block's trigger for the small kernel's launch (the first call in a block counts,
+             * so the consumers' call below has no effect here); triggering only once the first
+             * tile or query tile had landed was measured slower (2026-12-02, gpu/NOTES.md) */
             cudaTriggerProgrammaticLaunchCompletion();
             if (tid == NTHREADS) {
                 int slot = 0;
@@ -803,7 +806,8 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
     }
     /* The small kernel may launch now: every persistent block is resident (it takes no SM from
      * them), and the previous run's reduction is over (the run's first kernel, classify_kernel or
-     * this one, is an ordinary launch: it began after it), so it may write partials. */
+     * this one, is an ordinary launch: it began after it), so it may write partials. (With the
+     * producer warpgroup its warps' call above, at the block's start, came first.) */
     cudaTriggerProgrammaticLaunchCompletion();
     /* classify_kernel's list and counter are read only by a block whose first item is past
      * `first` or which has a second item (it takes a third from the counter): only such a block

@@ -147,7 +147,13 @@ __device__ __forceinline__ void vfma(float *acc, float w, float4 v)
     acc[2] = fmaf(w, v.z, acc[2]), acc[3] = fmaf(w, v.w, acc[3]);
 }
 
-template <int VEC, int NPL, int MINB = 1, int PRE = VEC == 4 ? (MINB >= 4 ? 6 : 8) : 0>
+/* partial rows whose loads go out with the LSEs' (PRE below), unless a variant names its own */
+constexpr int reduce_pre(int vec, int minb)
+{
+    return vec == 4 ? (minb >= 4 ? 6 : 8) : 0;
+}
+
+template <int VEC, int NPL, int MINB = 1, int PRE = reduce_pre(VEC, MINB)>
 __global__ void __launch_bounds__(256, MINB) reduce_kernel(const deft_gpu_args a)
 {
     typedef typename vec_t<VEC>::type V;
@@ -237,7 +243,7 @@ __global__ void __launch_bounds__(256, MINB) reduce_kernel(const deft_gpu_args a
 
 DEFT_TRACE_IO(deft_gpu_trace_host)
 
-template <int VEC, int NPL, int MINB = 1, int PRE = VEC == 4 ? (MINB >= 4 ? 6 : 8) : 0>
+template <int VEC, int NPL, int MINB = 1, int PRE = reduce_pre(VEC, MINB)>
 static cudaError_t reduce_go(const deft_gpu_args *a, cudaStream_t stream)
 {
     int64_t rows = (int64_t)a->n_queries * a->hq;
@@ -271,16 +277,17 @@ deft_status deft_gpu_reduce_launch(const deft_gpu_args *a, cudaStream_t stream, 
     if (a->n_queries == 0) return DEFT_OK;
     cudaError_t e;
     const int64_t rows = (int64_t)a->n_queries * a->hq;
-    /* More rows than 3 blocks of 8 warps per SM: 4 blocks per SM (64 registers instead of 100,
-     * six rows' loads ahead instead of eight). Measured 2026-12-01 on H200: tot 79.5 -> 77.8 us,
-     * wide 342.9 -> 341.1, the others within 0.2 (3 blocks per SM, eight rows ahead: no change). */
-    /* At most one block per SM (fewshot's 640 rows): sixteen rows' loads ahead, so a query of up
-     * to 16 partials waits for one trip to memory, not two (130 registers: one block per SM,
-     * which is all these rows fill). Measured 2026-12-02 on H200, for every row count: fewshot
-     * 23.9 -> 23.2 us, but specstar 19.3 -> 21.0, specdec 29.6 -> 30.9 and fewshot50 39.0 ->
-     * 40.5, whose 200-256 blocks then run in two waves. Between one and three blocks per SM,
-     * twelve ahead at 2 blocks per SM (125 registers; 100 with eight): specdec's rows merge up
-     * to 10 partials, 29.5 -> 29.0 us, the others within 0.5. */
+    /* d % 4 == 0, d <= 128, by the rows' blocks of 8 warps per SM (H200 measurements):
+     *  - at most one (fewshot's 640 rows): sixteen rows' loads ahead, so a query of up to 16
+     *    partials waits for one trip to memory, not two (130 registers: one block per SM, which
+     *    is all these rows fill). 2026-12-02: fewshot 23.9 -> 23.2 us; at every row count it
+     *    slowed specstar 19.3 -> 21.0, specdec 29.6 -> 30.9 and fewshot50 39.0 -> 40.5, whose
+     *    200-256 blocks then run in two waves;
+     *  - more than three: 4 blocks per SM (64 registers instead of 100, six rows ahead instead
+     *    of eight). 2026-12-01: tot 79.5 -> 77.8 us, wide 342.9 -> 341.1, the others within 0.2
+     *    (3 blocks per SM, eight rows ahead: no change);
+     *  - in between: twelve ahead at 2 blocks per SM (125 registers; 100 with eight). 2026-12-02:
+     *    specdec's rows merge up to 10 partials, 29.5 -> 29.0 us, the others within 0.5. */
     const int64_t sms = deft_gpu_sm_count();
     if (a->d % 4 == 0 && a->d <= 128 && rows <= 8 * sms) e = reduce_go<4, 1, 1, 16>(a, stream);
     else if (a->d % 4 == 0 && a->d <= 128 && rows > 3 * 8 * sms) e = reduce_go<4, 1, 4>(a, stream);
