@@ -547,6 +547,15 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
      * each into its slot once the consumers have released it (ebars), so no consumer waits for
      * the others before a refill; the consumers publish the block's items to it in order (iq). */
     constexpr bool PROD = WG;
+    /* DEFT_GPU_STEP128 (a measurement build): steps of two tiles (128 tokens) on streamed chunks of
+     * more than 4 query tiles, the consumers at 240 registers (the step's 64 scores a thread
+     * spill at 232) and the producer at 24. Measured (gpu/NOTES.md, 2026-12-02): wide -7%, but
+     * tot +4.5% and the small trees +0.7-1.1 us, so it is off by default. */
+#ifdef DEFT_GPU_STEP128
+    constexpr bool STEP2 = WG;
+#else
+    constexpr bool STEP2 = false;
+#endif
     static_assert(!PROD || DEFT_GPU_PTHREADS(D) == NTHREADS + 128, "a producer warpgroup with wgmma");
     static_assert(NWARPS % 4 == 0, "warpgroups of 4 warps");
     constexpr int KD = D / 16, NT = TK / 8, ND = D / 8;
@@ -754,7 +763,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
          * s % nslot once the consumers have released the slot's previous tile (round s / nslot
          * - 1 of its ebar), the slot's full barrier armed with the tile's bytes (tma_tile). */
         if (warp >= NWARPS) {
-            asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+            asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(STEP2 ? 24 : 40) : "memory");
             /* the block's trigger for the small kernel's launch (the first call in a block counts,
              * so the consumers' call below has no effect here); triggering only once the first
              * tile or query tile had landed was measured slower (2026-12-02, gpu/NOTES.md) */
@@ -776,7 +785,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
             }
             return;
         }
-        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(STEP2 ? 240 : 232) : "memory");
     }
 #endif
     /* PROD: item `it` (live false: the end of the block's items) to the producer, in entry k */
@@ -996,62 +1005,92 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
                     land(sl, (uint32_t)cur.par0 ^ (cur.slot0 + t >= nslot), t, scan || tail(t));
                 csync();
             }
+            /* The warpgroup's step over tile t (NS = 1) or tiles t and t + 1 (NS = 2, K/V in two
+             * ring slots): S = Q K^T (64 rows x 64 NS tokens, 8 MMAs of k16 a tile), the online
+             * softmax, O += P V (4 MMAs of k16 a tile, N = D), waiting for each. Every wgmma is
+             * issued and waited for in this one block: ptxas serializes them when a group stays in
+             * flight across the warp's branches, as a softmax overlapped with the previous step's
+             * P V would need (gpu/NOTES.md). */
+            [[maybe_unused]] auto wg_step = [&](auto two_tag, int t, const T *kslot, const T *vslot, const T *kslot2,
+                                                const T *vslot2) {
+                constexpr int NS = decltype(two_tag)::value ? 2 : 1;
+                float s[NS * NT][4];
+                uint32_t pa[NS * TK / 16][4];
+                /* 128-byte swizzle (issue_tile): K-major K, 8-token groups 1024 bytes apart
+                 * (SBO); a k16 step is 32 bytes into a 64-column box, boxes TK * 128 apart */
+                const uint64_t kd = wg_desc_sw128(smem_addr(kslot), 16, 1024);
+                const uint64_t kd2 = wg_desc_sw128(smem_addr(kslot2), 16, 1024);
+                float (&s0)[NT][4] = *reinterpret_cast<float (*)[NT][4]>(&s[0]);
+                float (&s1)[NT][4] = *reinterpret_cast<float (*)[NT][4]>(&s[NS - 1 ? NT : 0]);
+                DEFT_TILE_STAMP(t, 0);
+                wg_fence();
+#pragma unroll
+                for (int kk = 0; kk < KD; kk++) /* + 2 core matrices along D per step */
+                    wg_qk<T>(s0, qf[QREGS ? kk : 0], wg_desc_add(kd, (kk >> 2) * TK * 8 + (kk & 3) * 2), kk > 0);
+                if constexpr (NS == 2)
+#pragma unroll
+                    for (int kk = 0; kk < KD; kk++)
+                        wg_qk<T>(s1, qf[QREGS ? kk : 0], wg_desc_add(kd2, (kk >> 2) * TK * 8 + (kk & 3) * 2), kk > 0);
+                wg_commit();
+                wg_wait<0>();
+                reg_fence(s);
+                online_softmax<NS * NT, ND, true>(s, o, m, l, rscale, (t + NS) * TK <= wmin, fresh,
+                                                  t * TK + 2 * (lane & 3), visA, visB);
+                fresh = false;
+                DEFT_TILE_STAMP(t, 1);
+#pragma unroll
+                for (int kt = 0; kt < NS * TK / 16; kt++) {
+                    pa[kt][0] = ops<T>::pack(s[2 * kt][0], s[2 * kt][1]);
+                    pa[kt][1] = ops<T>::pack(s[2 * kt][2], s[2 * kt][3]);
+                    pa[kt][2] = ops<T>::pack(s[2 * kt + 1][0], s[2 * kt + 1][1]);
+                    pa[kt][3] = ops<T>::pack(s[2 * kt + 1][2], s[2 * kt + 1][3]);
+                }
+                /* V read transposed (MN-major): 64-column boxes TK * 128 bytes apart (LBO),
+                 * 8-token groups 1024 bytes apart (SBO); a k16 step is 2048 bytes */
+                const uint64_t vd = wg_desc_sw128(smem_addr(vslot), TK * 128, 1024);
+                const uint64_t vd2 = wg_desc_sw128(smem_addr(vslot2), TK * 128, 1024);
+                wg_fence();
+#pragma unroll
+                for (int kt = 0; kt < NS * TK / 16; kt++) /* + 2 token groups per step */
+                    wg_pv<T>(o, pa[kt], wg_desc_add(kt < TK / 16 ? vd : vd2, (kt % (TK / 16)) * 128));
+                wg_commit();
+                wg_wait<0>();
+                reg_fence(o);
+                reg_fence(pa);
+                DEFT_TILE_STAMP(t, 2);
+            };
+            const bool pairs = STEP2 && cur.ntiles > nslot && nrows > 4 * QROWS;
             int slot = cur.slot0, tk = 0;     /* (slot0 + t) % nslot */
             uint32_t phase = (uint32_t)cur.par0; /* its barrier's phase */
             for (int t = 0; t < cur.ntiles; t++) {
                 const T *kslot = ring + (size_t)slot * 2 * TK * S, *vslot = kslot + TK * S;
+                /* STEP2 (wgmma), K = 1, a streamed chunk of more than 4 query tiles of rows:
+                 * tiles t and t + 1 as one step of 128 tokens when both exist (block-uniform): one
+                 * softmax of twice the independent work per thread, the step's fixed costs (MMA
+                 * latency, row maxima, the path between steps) paid once. Such a chunk streams
+                 * once per query tile, through as many units at about the same time, all but one
+                 * reading it from L2: their tiles land fast and the steps are compute-bound. Where
+                 * tiles come from HBM, waiting for two before a step costs more than it saves
+                 * (gpu/NOTES.md). */
+                const bool two = pairs && K == 1 && t + 1 < cur.ntiles;
+                const int slot2 = slot + 1 == nslot ? 0 : slot + 1;
+                const uint32_t phase2 = slot + 1 == nslot ? phase ^ 1 : phase;
+                const T *kslot2 = ring + (size_t)slot2 * 2 * TK * S, *vslot2 = kslot2 + TK * S;
                 if (qt == cur.qt0 && K == 1) {
                     const bool touched = scan || tail(t);
                     land(slot, phase, t, touched);
                     if constexpr (WG) {
-                        if (touched) csync();
+                        const bool touched2 = two && (scan || tail(t + 1));
+                        if (two) land(slot2, phase2, t + 1, touched2);
+                        if (touched || touched2) csync();
                     } else {
                         csync();
                     }
                 }
                 if (gactive && tk == kpart && t * TK < wvis) {
                     if constexpr (WG) {
-                        /* The warpgroup's tile: S = Q K^T (64 rows x 64 tokens, 8 MMAs of k16), the
-                         * online softmax, O += P V (4 MMAs of k16, N = D), waiting for each. Every
-                         * wgmma is issued and waited for in this one block: ptxas serializes them
-                         * when a group stays in flight across the warp's branches, as a softmax
-                         * overlapped with the previous tile's P V would need (gpu/NOTES.md). */
-                        float s[NT][4];
-                        uint32_t pa[TK / 16][4];
-                        /* 128-byte swizzle (issue_tile): K-major K, 8-token groups 1024 bytes apart
-                         * (SBO); a k16 step is 32 bytes into a 64-column box, boxes TK * 128 apart */
-                        const uint64_t kd = wg_desc_sw128(smem_addr(kslot), 16, 1024);
-                        DEFT_TILE_STAMP(t, 0);
-                        wg_fence();
-#pragma unroll
-                        for (int kk = 0; kk < KD; kk++) /* + 2 core matrices along D per step */
-                            wg_qk<T>(s, qf[QREGS ? kk : 0], wg_desc_add(kd, (kk >> 2) * TK * 8 + (kk & 3) * 2), kk > 0);
-                        wg_commit();
-                        wg_wait<0>();
-                        reg_fence(s);
-                        online_softmax<NT, ND, true>(s, o, m, l, rscale, (t + 1) * TK <= wmin, fresh,
-                                               t * TK + 2 * (lane & 3), visA, visB);
-                        fresh = false;
-                        DEFT_TILE_STAMP(t, 1);
-#pragma unroll
-                        for (int kt = 0; kt < TK / 16; kt++) {
-                            pa[kt][0] = ops<T>::pack(s[2 * kt][0], s[2 * kt][1]);
-                            pa[kt][1] = ops<T>::pack(s[2 * kt][2], s[2 * kt][3]);
-                            pa[kt][2] = ops<T>::pack(s[2 * kt + 1][0], s[2 * kt + 1][1]);
-                            pa[kt][3] = ops<T>::pack(s[2 * kt + 1][2], s[2 * kt + 1][3]);
-                        }
-                        /* V read transposed (MN-major): 64-column boxes TK * 128 bytes apart (LBO),
-                         * 8-token groups 1024 bytes apart (SBO); a k16 step is 2048 bytes */
-                        const uint64_t vd = wg_desc_sw128(smem_addr(vslot), TK * 128, 1024);
-                        wg_fence();
-#pragma unroll
-                        for (int kt = 0; kt < TK / 16; kt++) /* + 2 token groups per step */
-                            wg_pv<T>(o, pa[kt], wg_desc_add(vd, kt * 128));
-                        wg_commit();
-                        wg_wait<0>();
-                        reg_fence(o);
-                        reg_fence(pa);
-                        DEFT_TILE_STAMP(t, 2);
+                        if (two && (t + 1) * TK < wvis) wg_step(std::true_type{}, t, kslot, vslot, kslot2, vslot2);
+                        else wg_step(std::false_type{}, t, kslot, vslot, kslot, vslot);
                     } else {
                         /* ldmatrix rows in the canonical layout: lane's 8-row matrix is core matrix
                          * (token group, d group) of the 16 x 16 block (np or kt, kk or np) */
@@ -1116,7 +1155,10 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
                  * at D = 256 the extra copy site makes ptxas spill, and its ring holds 128 tokens
                  * anyway (deft_gpu_max_chunk_tokens keeps its chunks resident). */
                 if constexpr (PROD) { /* the producer refills it (this thread is done with it) */
-                    if (K == 1 && qt == qt_end - 1) mbar_arrive(smem_addr(&ebars[slot]));
+                    if (K == 1 && qt == qt_end - 1) {
+                        mbar_arrive(smem_addr(&ebars[slot]));
+                        if (two) mbar_arrive(smem_addr(&ebars[slot2]));
+                    }
                 } else {
                     const bool own = QREGS && t + nslot < cur.ntiles;
                     if (K == 1 && qt == qt_end - 1 && (own || (has_next && nxt_issued < nxt.ntiles))) {
@@ -1126,6 +1168,10 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
                     }
                 }
                 if (++slot == nslot) slot = 0, phase ^= 1;
+                if (two) {
+                    if (++slot == nslot) slot = 0, phase ^= 1;
+                    t++;
+                }
                 if (++tk == K) tk = 0;
             }
 
