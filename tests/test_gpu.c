@@ -607,8 +607,8 @@ static void streamed(int quick)
         {"levels:2,24_1200,70", 16, 2, 128, 512, 0},  /* two roots, GQA 8: 96 rows per root */
         {"levels:1,50_3000,40", 8, 2, 128, 1024, 7},  /* the root's queries cut into chunks of 7 */
         {"levels:1,4,16_900,300,20", 8, 8, 64, 4096, 0},
-        /* GQA 16, 640 rows over a 15-tile chunk (the last 4 tokens): with wgmma, steps of two
-         * tiles (more than 4 query tiles, streamed) and a last step of one */
+        /* GQA 16, 640 rows over a 15-tile chunk (the last 4 tokens). With -DDEFT_GPU_STEP128:
+         * steps of two tiles (more than 4 query tiles, streamed) and a last step of one */
         {"levels:1,40_900,30", 16, 1, 128, 1024, 0},
         {"levels:1,48_1000,1", 16, 1, 128, 1024, 0}, /* 768 rows, one-token leaves, bf16 */
     };
