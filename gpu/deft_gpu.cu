@@ -530,7 +530,7 @@ __device__ __forceinline__ int chunk_units(const deft_gpu_args &a, int c)
  * Row r of an item is pair ps + r / G and query head g * G + r % G. Warp w owns rows
  * qt * QROWS + 16 w .. + 15 of query tile qt; in mma layout, lane holds rows lane / 4 and
  * lane / 4 + 8 of those 16 and columns 2 (lane % 4) + {0, 1} of every 8-wide n-tile. */
-template <int D, typename T>
+template <int D, typename T, bool STEPS>
 __global__ void __launch_bounds__(DEFT_GPU_PTHREADS(D), 1)
 partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, const __grid_constant__ CUtensorMap tmv,
                const __grid_constant__ deft_gpu_first first)
@@ -547,15 +547,11 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
      * each into its slot once the consumers have released it (ebars), so no consumer waits for
      * the others before a refill; the consumers publish the block's items to it in order (iq). */
     constexpr bool PROD = WG;
-    /* DEFT_GPU_STEP128 (a measurement build): steps of two tiles (128 tokens) on streamed chunks of
-     * more than 4 query tiles, the consumers at 240 registers (the step's 64 scores a thread
-     * spill at 232) and the producer at 24. Measured (gpu/NOTES.md, 2026-12-02): wide -7%, but
-     * tot +4.5% and the small trees +0.7-1.1 us, so it is off by default. */
-#ifdef DEFT_GPU_STEP128
-    constexpr bool STEP2 = WG;
-#else
-    constexpr bool STEP2 = false;
-#endif
+    /* STEPS (the host's choice per run, deft_gpu_steps): steps of two tiles (128 tokens) on the
+     * streamed chunks DEFT_GPU_STEPS picks, the consumers at 240 registers (the step's 64 scores
+     * a thread spill at 232) and the producer at 24. The kernel without STEPS keeps 232 / 40: the
+     * runs without such chunks keep its code and registers (gpu/gpu_geom.h). */
+    constexpr bool STEP2 = WG && STEPS;
     static_assert(!PROD || DEFT_GPU_PTHREADS(D) == NTHREADS + 128, "a producer warpgroup with wgmma");
     static_assert(NWARPS % 4 == 0, "warpgroups of 4 warps");
     constexpr int KD = D / 16, NT = TK / 8, ND = D / 8;
@@ -1059,19 +1055,18 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
                 reg_fence(pa);
                 DEFT_TILE_STAMP(t, 2);
             };
-            const bool pairs = STEP2 && cur.ntiles > nslot && nrows > 4 * QROWS;
+            const bool pairs = STEP2 && DEFT_GPU_STEPS(cur.ntiles, nslot, nrows, a.step_min);
             int slot = cur.slot0, tk = 0;     /* (slot0 + t) % nslot */
             uint32_t phase = (uint32_t)cur.par0; /* its barrier's phase */
             for (int t = 0; t < cur.ntiles; t++) {
                 const T *kslot = ring + (size_t)slot * 2 * TK * S, *vslot = kslot + TK * S;
-                /* STEP2 (wgmma), K = 1, a streamed chunk of more than 4 query tiles of rows:
-                 * tiles t and t + 1 as one step of 128 tokens when both exist (block-uniform): one
-                 * softmax of twice the independent work per thread, the step's fixed costs (MMA
-                 * latency, row maxima, the path between steps) paid once. Such a chunk streams
-                 * once per query tile, through as many units at about the same time, all but one
-                 * reading it from L2: their tiles land fast and the steps are compute-bound. Where
-                 * tiles come from HBM, waiting for two before a step costs more than it saves
-                 * (gpu/NOTES.md). */
+                /* STEP2 (wgmma), K = 1, a chunk DEFT_GPU_STEPS picks (streamed, long, more than 4
+                 * query tiles of rows): tiles t and t + 1 as one step of 128 tokens when both
+                 * exist (block-uniform): one softmax of twice the independent work per thread, the
+                 * step's fixed costs (MMA latency, row maxima, the path between steps) paid once.
+                 * Such a chunk streams once per query tile, through as many units at about the
+                 * same time, all but one reading it from L2: their tiles land fast and the steps
+                 * are compute-bound (gpu/gpu_geom.h says where they are not). */
                 const bool two = pairs && K == 1 && t + 1 < cur.ntiles;
                 const int slot2 = slot + 1 == nslot ? 0 : slot + 1;
                 const uint32_t phase2 = slot + 1 == nslot ? phase ^ 1 : phase;
@@ -1524,6 +1519,15 @@ int forced_small_w(void)
     return env && *env ? atoi(env) : 0;
 }
 
+/* DEFT_GPU_STEP=N (measurement, and test_gpu's steps()): steps of two tiles on streamed chunks of
+ * at least N tiles (DEFT_GPU_STEPS; 0: none) instead of DEFT_GPU_STEP_MIN; -1 when unset. Read at
+ * every run, so a test can change it between runs. */
+int forced_step(void)
+{
+    const char *env = getenv("DEFT_GPU_STEP");
+    return env && *env ? atoi(env) : -1;
+}
+
 /* The partial launches: list the large chunks, the persistent kernel on them, the small kernel
  * on the rest. The run's first kernel is an ordinary launch (it waits for whatever the stream ran
  * before). classify_kernel runs only when the run needs its list or its counter
@@ -1533,22 +1537,31 @@ int forced_small_w(void)
  * ~0.8 us earlier. The small kernel runs beside the persistent kernel on the SMs it leaves free
  * and ends after it (its block 0 waits), so the reduction that follows, waiting for the small
  * kernel, waits for all. */
+/* The persistent kernel's instance for a run: with steps of two tiles when a.step_min > 0 (at D =
+ * 128 only; deft_gpu_steps decided it on the host), else without. */
+template <int D, typename T> auto partial_instance(const deft_gpu_args *a)
+{
+    if constexpr (D == 128)
+        if (a->step_min > 0) return partial_kernel<D, T, true>;
+    return partial_kernel<D, T, false>;
+}
+
 template <int D, typename T>
 cudaError_t launch_dt(const deft_gpu_args *a, size_t smem, const CUtensorMap *maps, const deft_gpu_first *first,
                       int blocks, cudaStream_t stream)
 {
     const size_t small_smem = (size_t)4 * 2 * 2 * DEFT_GPU_SMALL_TILE * (D + PAD) * sizeof(T);
-    cudaError_t e = cudaFuncSetAttribute(partial_kernel<D, T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         (int)smem);
+    const auto pk = partial_instance<D, T>(a);
+    cudaError_t e = cudaFuncSetAttribute(pk, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e == cudaSuccess)
         e = cudaFuncSetAttribute(small_kernel<D, T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)small_smem);
     if (e != cudaSuccess) return e;
     /* the block's threads: the loaded binary's bound (DEFT_GPU_PTHREADS: 384 for the sm_90a
-     * pass at D = 128, else NTHREADS), read once */
+     * pass at D = 128, else NTHREADS), read once (both instances have the same bound) */
     static int threads = 0;
     if (!threads) {
         cudaFuncAttributes fa;
-        if ((e = cudaFuncGetAttributes(&fa, partial_kernel<D, T>)) != cudaSuccess) return e;
+        if ((e = cudaFuncGetAttributes(&fa, pk)) != cudaSuccess) return e;
         threads = fa.maxThreadsPerBlock > NTHREADS ? fa.maxThreadsPerBlock : NTHREADS;
     }
     const bool listed = deft_gpu_listed(first, a->hkv, blocks);
@@ -1557,8 +1570,7 @@ cudaError_t launch_dt(const deft_gpu_args *a, size_t smem, const CUtensorMap *ma
         if ((e = cudaGetLastError()) != cudaSuccess) return e;
     }
     const unsigned items = (unsigned)a->n_chunks * (unsigned)a->hkv;       /* small kernel: per chunk */
-    e = launch_pdl(partial_kernel<D, T>, (unsigned)blocks, (unsigned)threads, smem, stream, listed, *a,
-                   maps[0], maps[1], *first);
+    e = launch_pdl(pk, (unsigned)blocks, (unsigned)threads, smem, stream, listed, *a, maps[0], maps[1], *first);
     if (e == cudaSuccess) e = launch_pdl(small_kernel<D, T>, items, 128, small_smem, stream, true, *a);
     return e == cudaSuccess ? cudaGetLastError() : e;
 }
@@ -1678,6 +1690,10 @@ extern "C" deft_status deft_gpu_run_device(const deft_problem *p, const deft_pla
     a.qpu = deft_gpu_units(plan, &p->shape, forced_qpu(), NULL);
     a.small_w = deft_gpu_small_warps(plan, &p->shape, a.qpu, forced_small_w());
     a.nslot = nslot;
+    /* steps of two tiles on the chunks DEFT_GPU_STEPS picks, if any (else the kernel without) */
+    const int step_min = forced_step();
+    a.step_min = step_min >= 0 ? step_min : DEFT_GPU_STEP_MIN;
+    if (!deft_gpu_steps(plan, &p->shape, a.step_min)) a.step_min = 0;
     /* the blocks' first and second units: twice as many items as the persistent grid has
      * blocks, over the KV heads */
     deft_gpu_first first;

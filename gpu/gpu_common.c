@@ -8,6 +8,7 @@
 int deft_gpu_units(const deft_plan *p, const deft_shape *s, int force, double *model_us);
 size_t deft_gpu_unit_cap(const deft_plan *p, int64_t g);
 void deft_gpu_first_units(const deft_plan *p, int64_t g, int qpu, int nslot, int want, deft_gpu_first *f);
+int deft_gpu_steps(const deft_plan *p, const deft_shape *s, int step_min);
 
 static int fast_shape(const deft_shape *s)
 {
@@ -187,6 +188,19 @@ int deft_gpu_small_warps(const deft_plan *p, const deft_shape *s, int qpu, int f
     }
     while (s->hkv % (4 / w)) w *= 2; /* the block's 4 / W items are KV heads of one chunk */
     return w;
+}
+
+int deft_gpu_steps(const deft_plan *p, const deft_shape *s, int step_min)
+{
+    if (!fast_shape(s) || s->d != 128 || step_min <= 0) return 0;
+    const int64_t g = s->hq / s->hkv;
+    const int slots = deft_gpu_ring_slots(s);
+    for (int32_t c = 0; c < p->n_chunks; c++) {
+        int64_t rows = (int64_t)(p->pair_start[c + 1] - p->pair_start[c]) * g;
+        int64_t nt = (p->chunk_len[c] + DEFT_GPU_TILE - 1) / DEFT_GPU_TILE;
+        if (!DEFT_GPU_IS_SMALL(rows, p->chunk_len[c]) && DEFT_GPU_STEPS(nt, slots, rows, step_min)) return 1;
+    }
+    return 0;
 }
 
 int deft_gpu_persistent_blocks(const deft_plan *p, const deft_shape *s, int qpu, int sms)

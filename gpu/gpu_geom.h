@@ -32,6 +32,21 @@
                                                    may stream); larger D keep chunks resident */
 #endif
 
+/* Steps of two tiles (wgmma at D = 128): the consumers compute tiles t and t + 1 of a streamed
+ * chunk as one step of 128 tokens (one softmax over twice the independent work per thread, the
+ * step's fixed costs paid once) when the chunk has more than 4 query tiles of rows and at least
+ * `step_min` tiles: its units then read it at about the same time, all but one from L2, and the
+ * steps are compute-bound. A run takes the kernel with steps only when some chunk qualifies
+ * (deft_gpu_steps); the others run the kernel without them, its code and registers unchanged.
+ * Measured (2026-12-02, H200, gpu/NOTES.md): wide 339.6 -> 319.4 us (125-tile chunks),
+ * levels:1,512_4096,64 126.5 -> 120.7 (64 tiles), and wide gains at every chunk size down to 16
+ * tiles; tot's root (16 tiles, 9 query tiles, its units among the first items, fed from HBM
+ * under the start-up loads) loses 3 us at every chunk size. Hence the default step_min of 32
+ * tiles; the host and the kernel test a chunk alike. */
+#define DEFT_GPU_STEP_MIN 32
+#define DEFT_GPU_STEPS(ntiles, nslot, rows, step_min)                                          \
+    ((step_min) > 0 && (ntiles) > (nslot) && (ntiles) >= (step_min) && (rows) > 4 * DEFT_GPU_QROWS)
+
 /* Shared bytes of a version-2 block for head dim d (2-byte elements) holding `tokens` KV rows:
  * the query tile plus K and V, each row padded (the persistent kernel keeps K/V tiles in the
  * unpadded canonical layout of wgmma, inside slots of this padded size). */

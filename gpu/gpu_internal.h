@@ -34,6 +34,9 @@ typedef struct deft_gpu_args {
                   tiles is streamed (units of one query tile each) */
     int small_w; /* version 2: warps of the small kernel per item of one row tile (1, 2 or 4;
                     deft_gpu_small_warps) */
+    int step_min; /* version 2 at D = 128 with wgmma: a streamed chunk of at least step_min
+                     64-token tiles and more than 4 query tiles of rows is computed in steps of
+                     two tiles (deft_gpu_steps); 0: no steps, the kernel without them */
     float scale; /* natural scale, deft_shape_scale */
     deft_dtype dtype;
 } deft_gpu_args;
@@ -85,6 +88,10 @@ extern "C" int deft_gpu_persistent_blocks(const deft_plan *plan, const deft_shap
  * 4 / W items of consecutive KV heads of one chunk): 1, 2 or 4, with 4 / W dividing hkv; `force`
  * when it is one of those (for measurement), else the rule of gpu/gpu_common.c. */
 extern "C" int deft_gpu_small_warps(const deft_plan *plan, const deft_shape *s, int qpu, int force);
+/* Whether a run of version 2 with step_min (deft_gpu_args) has a chunk that takes steps of two
+ * tiles (DEFT_GPU_STEPS in gpu/gpu_geom.h): D = 128 with f16 or bf16, a large chunk longer than
+ * the ring with at least step_min tiles and more than 4 query tiles of rows. gpu/gpu_common.c. */
+extern "C" int deft_gpu_steps(const deft_plan *plan, const deft_shape *s, int step_min);
 /* Slots of version 2's ring for shape s (64 tokens each): as many as fit in shared memory beside
  * the query tile and the split scratch, at most DEFT_GPU_MAX_SLOTS; 0 for shapes it does not take. */
 extern "C" int deft_gpu_ring_slots(const deft_shape *s);

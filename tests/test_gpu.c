@@ -57,8 +57,11 @@ static int64_t rng_below(uint64_t *s, int64_t n)
 static void describe(const deft_case *c, const deft_options *opt, char *buf, size_t len)
 {
     const deft_problem *p = &c->problem;
-    snprintf(buf, len, "%s: %s D=%lld hq=%lld hkv=%lld nodes=%lld kv=%lld q=%lld%s chunk_tokens=%lld chunk_queries=%lld",
-             c->workload[0] ? c->workload : "(custom)", deft_dtype_name(p->shape.dtype),
+    const char *step = getenv("DEFT_GPU_STEP"); /* steps() sets it */
+    char tag[48] = "";
+    if (step && *step) snprintf(tag, sizeof tag, " DEFT_GPU_STEP=%.16s", step);
+    snprintf(buf, len, "%s%s: %s D=%lld hq=%lld hkv=%lld nodes=%lld kv=%lld q=%lld%s chunk_tokens=%lld chunk_queries=%lld",
+             c->workload[0] ? c->workload : "(custom)", tag, deft_dtype_name(p->shape.dtype),
              (long long)p->shape.d, (long long)p->shape.hq, (long long)p->shape.hkv,
              (long long)p->tree.n_nodes, (long long)p->tree.total_kv,
              (long long)deft_tree_total_q(&p->tree), p->tree.kv_offset ? " offsets" : "",
@@ -607,8 +610,8 @@ static void streamed(int quick)
         {"levels:2,24_1200,70", 16, 2, 128, 512, 0},  /* two roots, GQA 8: 96 rows per root */
         {"levels:1,50_3000,40", 8, 2, 128, 1024, 7},  /* the root's queries cut into chunks of 7 */
         {"levels:1,4,16_900,300,20", 8, 8, 64, 4096, 0},
-        /* GQA 16, 640 rows over a 15-tile chunk (the last 4 tokens). With -DDEFT_GPU_STEP128:
-         * steps of two tiles (more than 4 query tiles, streamed) and a last step of one */
+        /* GQA 16, 640 rows over a 15-tile chunk (the last 4 tokens). With DEFT_GPU_STEP=1
+         * (steps()): steps of two tiles (more than 4 query tiles, streamed) and a last step of one */
         {"levels:1,40_900,30", 16, 1, 128, 1024, 0},
         {"levels:1,48_1000,1", 16, 1, 128, 1024, 0}, /* 768 rows, one-token leaves, bf16 */
     };
@@ -624,9 +627,9 @@ static void streamed(int quick)
 }
 
 /* ---- non-finite inputs: NaN / Inf in tokens some queries see and others do not ---- */
-static void nonfinite(void)
+static void nonfinite_case(int k)
 {
-    for (int k = 0; k < 6; k++) {
+    {
         /* a chain of prefill nodes: each token is hidden from the queries before it; k = 4: the
          * first node 700 tokens longer and chunks of 1024 (streamed, D = 128). At D = 128 node 0's
          * last tile runs into node 1 and its +Inf: with the tensor-copy path's clearing of V past
@@ -636,7 +639,7 @@ static void nonfinite(void)
         int64_t n = 3, extra = k == 4 ? 700 : 0;
         deft_case c;
         deft_diag diag;
-        if (deft_case_init(&c, n, 0, &diag) != DEFT_OK) continue;
+        if (deft_case_init(&c, n, 0, &diag) != DEFT_OK) return;
         snprintf(c.workload, sizeof c.workload, "nonfinite:%d", k);
         int64_t lens[3] = {150 + extra, 90, 200}, total = 440 + extra;
         for (int64_t i = 0; i < n; i++) {
@@ -650,7 +653,7 @@ static void nonfinite(void)
         c.problem.shape = (deft_shape){8, 2, d, 0.0, dt};
         if (deft_case_alloc_data(&c, &diag) != DEFT_OK) {
             deft_case_free(&c);
-            continue;
+            return;
         }
         uint64_t r = 99 + (uint64_t)k;
         size_t nq = (size_t)deft_tree_total_q(&c.problem.tree) * 8 * (size_t)d, nkv = (size_t)total * 2 * (size_t)d;
@@ -679,6 +682,61 @@ static void nonfinite(void)
         check_case(&c, &opt, P_BOTH, 1, 0, 1);
         deft_case_free(&c);
     }
+}
+static void nonfinite(void)
+{
+    for (int k = 0; k < 6; k++) nonfinite_case(k);
+}
+
+/* ---- steps of two tiles: a run whose plan has a streamed chunk of at least step_min tiles
+ * and more than 4 query tiles of rows takes the persistent kernel with steps (deft_gpu_steps,
+ * DEFT_GPU_STEPS). DEFT_GPU_STEP=1 makes every such chunk step, whatever its length: the GQA 16
+ * cases of streamed() (15 tiles: a last step of one tile; 16 tiles), nonfinite:4 (750 causal
+ * queries over an 850-token chunk: rows that see part of a step, non-finite V beyond them); the
+ * last case takes steps under the default rule (a 33-tile chunk of 640 rows). Each run is
+ * checked to take the kernel with steps. ---- */
+int deft_gpu_steps(const deft_plan *plan, const deft_shape *s, int step_min); /* gpu/gpu_common.c */
+static int plan_steps(const deft_case *c, const deft_options *opt, int step_min)
+{
+    deft_plan plan;
+    deft_diag diag;
+    if (deft_plan_build(&c->problem.tree, opt, &plan, &diag) != DEFT_OK) return 0;
+    const int r = deft_gpu_steps(&plan, &c->problem.shape, step_min);
+    deft_plan_free(&plan);
+    return r;
+}
+
+static void steps(int quick)
+{
+    static const struct {
+        const char *spec;
+        int64_t hq, hkv, d, chunk;
+        int step_min;
+    } cases[] = {
+        {"levels:1,40_900,30", 16, 1, 128, 1024, 1},
+        {"levels:1,48_1000,1", 16, 1, 128, 1024, 1},
+        {"levels:1,160_2100,20", 32, 8, 128, 4096, DEFT_GPU_STEP_MIN},
+    };
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+        if (quick && i == 1) continue;
+        deft_case c;
+        if (gen(cases[i].spec, cases[i].hq, cases[i].hkv, cases[i].d, i % 2 ? DEFT_BF16 : DEFT_F16, 23, &c))
+            continue;
+        deft_options opt = {cases[i].chunk, 0, 0};
+        char v[16];
+        snprintf(v, sizeof v, "%d", cases[i].step_min);
+        if (cases[i].step_min != DEFT_GPU_STEP_MIN) setenv("DEFT_GPU_STEP", v, 1);
+        if (!plan_steps(&c, &opt, cases[i].step_min)) {
+            printf("FAIL steps %s: the run takes no steps\n", cases[i].spec);
+            other_fail++;
+        }
+        check_case(&c, &opt, P_BOTH, 1, i == 0, 0);
+        unsetenv("DEFT_GPU_STEP");
+        deft_case_free(&c);
+    }
+    setenv("DEFT_GPU_STEP", "1", 1);
+    nonfinite_case(4);
+    unsetenv("DEFT_GPU_STEP");
 }
 
 /* ---- API: bad input, unsupported shapes, the device-pointer entry ---- */
@@ -848,6 +906,7 @@ int main(int argc, char **argv)
         drafts();
         levels();
         streamed(1);
+        steps(1);
         late_first(1);
         few_blocks(1);
         small_warps(1);
@@ -858,6 +917,7 @@ int main(int argc, char **argv)
         drafts();
         workloads(0, 1);
         streamed(1);
+        steps(1);
         late_first(1);
         few_blocks(3);
         small_warps(1);
@@ -868,6 +928,7 @@ int main(int argc, char **argv)
         drafts();
         levels();
         streamed(0);
+        steps(0);
         late_first(0);
         few_blocks(4);
         small_warps(0);

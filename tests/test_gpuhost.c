@@ -3,7 +3,8 @@
  * slots, the workspace (its list of work units must hold the most units any plan can have: one
  * per 128-row query tile of every chunk, when every chunk streams), the chunk-size choice, and the
  * persistent blocks' first units (the head of the list classify_kernel writes on the device), the
- * small kernel's warps per item and the persistent kernel's blocks. */
+ * small kernel's warps per item, the persistent kernel's blocks and which runs take steps of two
+ * tiles. */
 #include <stdint.h>
 
 #include "testlib.h"
@@ -13,6 +14,7 @@ int deft_gpu_ring_slots(const deft_shape *s); /* gpu/gpu_common.c, internal */
 void deft_gpu_first_units(const deft_plan *p, int64_t g, int qpu, int nslot, int want, deft_gpu_first *f);
 int deft_gpu_small_warps(const deft_plan *plan, const deft_shape *s, int qpu, int force);
 int deft_gpu_persistent_blocks(const deft_plan *plan, const deft_shape *s, int qpu, int sms);
+int deft_gpu_steps(const deft_plan *plan, const deft_shape *s, int step_min);
 
 static deft_shape shape(int64_t hq, int64_t hkv, int64_t d, deft_dtype dt)
 {
@@ -268,6 +270,48 @@ START_TEST(persistent_blocks_fit)
 }
 END_TEST
 
+/* A run takes the persistent kernel with steps of two tiles (deft_gpu_steps) when some large
+ * chunk streams (more tiles than the ring's 4 at D = 128), has at least step_min tiles and more
+ * than 4 query tiles of rows; never at other D or dtypes, nor for step_min 0. */
+static int steps_of(const char *spec, int64_t ct, int64_t d, deft_dtype dt, int step_min)
+{
+    deft_gen_options go;
+    deft_case c;
+    deft_diag diag;
+    deft_gen_options_default(&go);
+    go.hq = 1, go.hkv = 1, go.d = 8, go.dtype = DEFT_F16;
+    ck_assert(deft_generate(spec, &go, &c, &diag) == DEFT_OK);
+    deft_options o = {ct, 0, 0};
+    deft_plan p;
+    ck_assert(deft_plan_build(&c.problem.tree, &o, &p, &diag) == DEFT_OK);
+    deft_shape sh = shape(32, 8, d, dt);
+    const int r = deft_gpu_steps(&p, &sh, step_min);
+    deft_plan_free(&p);
+    deft_case_free(&c);
+    return r;
+}
+START_TEST(steps_on_long_tall_streams)
+{
+    /* wide's root (1024 rows, 32000 tokens) in 4 even chunks of 8000 tokens: 125 tiles */
+    ck_assert(steps_of("wide", 8192, 128, DEFT_F16, DEFT_GPU_STEP_MIN));
+    ck_assert(steps_of("wide", 8192, 128, DEFT_BF16, 125));
+    ck_assert(!steps_of("wide", 8192, 128, DEFT_F16, 126));
+    ck_assert(!steps_of("wide", 8192, 128, DEFT_F16, 0));
+    ck_assert(!steps_of("wide", 8192, 64, DEFT_F16, 1));
+    ck_assert(!steps_of("wide", 8192, 256, DEFT_BF16, 1));
+    ck_assert(!steps_of("wide", 8192, 128, DEFT_F32, 1));
+    ck_assert(!steps_of("wide", 256, 128, DEFT_F16, 1)); /* 4 tiles: resident in the ring */
+    ck_assert(steps_of("wide", 320, 128, DEFT_F16, 1));  /* 5 tiles: streamed */
+    /* tot's root: 1080 rows over 1000 tokens (16 tiles) */
+    ck_assert(steps_of("tot", 1024, 128, DEFT_F16, 16));
+    ck_assert(!steps_of("tot", 1024, 128, DEFT_F16, 17));
+    /* fewshot50's root has 200 rows: 2 query tiles */
+    ck_assert(!steps_of("fewshot50", 4096, 128, DEFT_F16, 1));
+    ck_assert(steps_of("levels:1,129_4000,1", 4096, 128, DEFT_F16, 1)); /* 516 rows */
+    ck_assert(!steps_of("levels:1,128_4000,1", 4096, 128, DEFT_F16, 1)); /* 512 rows */
+}
+END_TEST
+
 Suite *gpuhost_suite(void)
 {
     Suite *s = suite_create("gpuhost");
@@ -280,6 +324,7 @@ Suite *gpuhost_suite(void)
     tcase_add_test(tc, first_units_head_the_list);
     tcase_add_test(tc, small_warps_divide_the_heads);
     tcase_add_test(tc, persistent_blocks_fit);
+    tcase_add_test(tc, steps_on_long_tall_streams);
     suite_add_tcase(s, tc);
     return s;
 }
