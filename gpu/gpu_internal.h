@@ -202,11 +202,14 @@ static __device__ long long deft_pass_clk[16][6];
             if (cudaMemcpyFromSymbol(c, deft_tile_clk, sizeof c) == cudaSuccess && c[0][0][0])  \
                 for (int w = 0; w < 2; w++)                                                     \
                     for (int t = 0; t < 8; t++)                                                 \
-                        if (c[w][t][2] > c[w][t][0])                                            \
+                        if (c[w][t][2] > c[w][t][0]) {                                          \
+                            int u = t + 1; /* the next stamped tile (t + 2 after a step of two) */ \
+                            while (u < 8 && !c[w][u][0]) u++;                                   \
                             printf("    tile wg%d t%d: QK + softmax %lld, P V %lld, to the next tile %lld " \
                                    "cycles\n", w, t,                                           \
                                    c[w][t][1] - c[w][t][0], c[w][t][2] - c[w][t][1],            \
-                                   t < 7 && c[w][t + 1][0] > c[w][t][2] ? c[w][t + 1][0] - c[w][t][2] : 0); \
+                                   u < 8 && c[w][u][0] > c[w][t][2] ? c[w][u][0] - c[w][t][2] : 0); \
+                        }                                                                       \
             long long q[16][6];                                                                 \
             if (cudaMemcpyFromSymbol(q, deft_pass_clk, sizeof q) == cudaSuccess)                \
                 for (int i = 0; i < 16; i++)                                                    \
