@@ -1072,6 +1072,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
                 const uint32_t phase2 = slot + 1 == nslot ? phase ^ 1 : phase;
                 const T *kslot2 = ring + (size_t)slot2 * 2 * TK * S, *vslot2 = kslot2 + TK * S;
                 if (qt == cur.qt0 && K == 1) {
+                    DEFT_TILE_STAMP(t, 3);
                     const bool touched = scan || tail(t);
                     land(slot, phase, t, touched);
                     if constexpr (WG) {
@@ -1081,6 +1082,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
                     } else {
                         csync();
                     }
+                    DEFT_TILE_STAMP(t, 4);
                 }
                 if (gactive && tk == kpart && t * TK < wvis) {
                     if constexpr (WG) {

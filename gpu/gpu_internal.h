@@ -151,8 +151,9 @@ __device__ __forceinline__ void deft_trace_item(int kind, unsigned long long t0,
     deft_trace_log[i] = deft_trace_rec{t0, deft_now(), kind, (int)sm, tiles, rows};
 }
 /* clock64 stamps of the first tiles of block 0's warps 0 and 4 (the two warpgroups' first warps):
- * [w][t][0..2] = before S = Q K^T, softmax done, O += P V done */
-static __device__ long long deft_tile_clk[2][8][3];
+ * [w][t][0..2] = before S = Q K^T, softmax done, O += P V done; [3..4] = before and after the
+ * tile's (or step's) landing in a pass that lands its tiles one at a time */
+static __device__ long long deft_tile_clk[2][8][5];
 #define DEFT_TILE_STAMP(t, k)                                                                   \
     do {                                                                                        \
         if (blockIdx.x == 0 && (threadIdx.x == 0 || threadIdx.x == 128) && (t) < 8)            \
@@ -198,7 +199,7 @@ static __device__ long long deft_pass_clk[16][6];
             cudaMemcpyFromSymbol(lo, deft_trace_lo, sizeof(unsigned long long) * TR_N);         \
             cudaMemcpyFromSymbol(hi, deft_trace_hi, sizeof(unsigned long long) * TR_N);         \
         } else {                                                                                \
-            long long c[2][8][3];                                                               \
+            long long c[2][8][5];                                                               \
             if (cudaMemcpyFromSymbol(c, deft_tile_clk, sizeof c) == cudaSuccess && c[0][0][0])  \
                 for (int w = 0; w < 2; w++)                                                     \
                     for (int t = 0; t < 8; t++)                                                 \
@@ -206,9 +207,10 @@ static __device__ long long deft_pass_clk[16][6];
                             int u = t + 1; /* the next stamped tile (t + 2 after a step of two) */ \
                             while (u < 8 && !c[w][u][0]) u++;                                   \
                             printf("    tile wg%d t%d: QK + softmax %lld, P V %lld, to the next tile %lld " \
-                                   "cycles\n", w, t,                                           \
+                                   "cycles (landing %lld)\n", w, t,                            \
                                    c[w][t][1] - c[w][t][0], c[w][t][2] - c[w][t][1],            \
-                                   u < 8 && c[w][u][0] > c[w][t][2] ? c[w][u][0] - c[w][t][2] : 0); \
+                                   u < 8 && c[w][u][0] > c[w][t][2] ? c[w][u][0] - c[w][t][2] : 0, \
+                                   c[w][t][4] > c[w][t][3] ? c[w][t][4] - c[w][t][3] : 0);      \
                         }                                                                       \
             long long q[16][6];                                                                 \
             if (cudaMemcpyFromSymbol(q, deft_pass_clk, sizeof q) == cudaSuccess)                \
