@@ -6,10 +6,14 @@
  * unwritten element fails; a second run must give the same bits. A case a path declines
  * (DEFT_ERR_UNSUPPORTED) is counted and printed as skipped, never as passed.
  *
- * usage: test_gpu [--quick | --sanitize] [--seeds N] [--stress N] [--no-full-shape] [--verbose]
+ * usage: test_gpu [--quick | --sanitize] [--only SECTION] [--seeds N] [--stress N] [--no-full-shape]
+ *                 [--verbose]
  *   (default)   the whole set (`make gpu-test`)
  *   --quick     a small set (`make test` runs it; it is what CI sees: "skipped" without a GPU)
  *   --sanitize  a representative subset small enough for compute-sanitizer
+ *   --only S    one section of the mode's set (api, random, nonfinite, scales, drafts, levels,
+ *               workloads, streamed, steps, late_first, few_blocks, small_warps, stress): a
+ *               section the mode does not run fails ("no case ran")
  * No device: prints "GPU tests: skipped: <reason>" and exits 0. */
 #include <math.h>
 #include <stdio.h>
@@ -874,9 +878,16 @@ static void api(void)
 #endif
 }
 
+/* --only NAME: the sections a run may name (one section and nothing else, at the size of the
+ * run's mode: for a kernel variant, or a planted error, whose failure one section decides) */
+static const char *const sections[] = {"api",      "random",    "nonfinite",  "scales",      "drafts",   "levels",
+                                       "workloads", "streamed", "steps",      "late_first", "few_blocks", "small_warps",
+                                       "stress"};
+
 int main(int argc, char **argv)
 {
     int quick = 0, sanitize = 0, seeds = 300, n_stress = 40, full_shape = 1;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--sanitize")) sanitize = 1;
@@ -884,9 +895,20 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--verbose")) verbose = 1;
         else if (!strcmp(argv[i], "--seeds") && i + 1 < argc) seeds = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--stress") && i + 1 < argc) n_stress = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else {
-            fprintf(stderr, "usage: test_gpu [--quick | --sanitize] [--seeds N] [--stress N] "
+            fprintf(stderr, "usage: test_gpu [--quick | --sanitize] [--only SECTION] [--seeds N] [--stress N] "
                             "[--no-full-shape] [--verbose]\n");
+            return 2;
+        }
+    }
+    if (only) {
+        size_t k = 0;
+        while (k < sizeof sections / sizeof sections[0] && strcmp(sections[k], only)) k++;
+        if (k == sizeof sections / sizeof sections[0]) {
+            fprintf(stderr, "test_gpu: no section '%s'; sections:", only);
+            for (k = 0; k < sizeof sections / sizeof sections[0]; k++) fprintf(stderr, " %s", sections[k]);
+            fprintf(stderr, "\n");
             return 2;
         }
     }
@@ -896,45 +918,51 @@ int main(int argc, char **argv)
         printf("GPU tests: skipped: %s\n", diag.message);
         return 0;
     }
-    printf("GPU tests on %s (%s)\n", name, quick ? "quick" : sanitize ? "sanitizer subset" : "full");
+    printf("GPU tests on %s (%s%s%s)\n", name, quick ? "quick" : sanitize ? "sanitizer subset" : "full",
+           only ? ", only " : "", only ? only : "");
     fflush(stdout);
-    api();
+#define RUN(sec, call) \
+    do { \
+        if (!only || !strcmp(only, sec)) call; \
+    } while (0)
+    RUN("api", api());
     if (sanitize) { /* small enough for racecheck: every kernel and path, few rows */
-        random_forests(12, 1);
-        nonfinite();
-        scales();
-        drafts();
-        levels();
-        streamed(1);
-        steps(1);
-        late_first(1);
-        few_blocks(1);
-        small_warps(1);
+        RUN("random", random_forests(12, 1));
+        RUN("nonfinite", nonfinite());
+        RUN("scales", scales());
+        RUN("drafts", drafts());
+        RUN("levels", levels());
+        RUN("streamed", streamed(1));
+        RUN("steps", steps(1));
+        RUN("late_first", late_first(1));
+        RUN("few_blocks", few_blocks(1));
+        RUN("small_warps", small_warps(1));
     } else if (quick) {
-        random_forests(seeds < 40 ? seeds : 40, 1);
-        nonfinite();
-        scales();
-        drafts();
-        workloads(0, 1);
-        streamed(1);
-        steps(1);
-        late_first(1);
-        few_blocks(3);
-        small_warps(1);
+        RUN("random", random_forests(seeds < 40 ? seeds : 40, 1));
+        RUN("nonfinite", nonfinite());
+        RUN("scales", scales());
+        RUN("drafts", drafts());
+        RUN("workloads", workloads(0, 1));
+        RUN("streamed", streamed(1));
+        RUN("steps", steps(1));
+        RUN("late_first", late_first(1));
+        RUN("few_blocks", few_blocks(3));
+        RUN("small_warps", small_warps(1));
     } else {
-        random_forests(seeds, 1);
-        nonfinite();
-        scales();
-        drafts();
-        levels();
-        streamed(0);
-        steps(0);
-        late_first(0);
-        few_blocks(4);
-        small_warps(0);
-        workloads(full_shape, 0);
-        stress(n_stress, 1000);
+        RUN("random", random_forests(seeds, 1));
+        RUN("nonfinite", nonfinite());
+        RUN("scales", scales());
+        RUN("drafts", drafts());
+        RUN("levels", levels());
+        RUN("streamed", streamed(0));
+        RUN("steps", steps(0));
+        RUN("late_first", late_first(0));
+        RUN("few_blocks", few_blocks(4));
+        RUN("small_warps", small_warps(0));
+        RUN("workloads", workloads(full_shape, 0));
+        RUN("stress", stress(n_stress, 1000));
     }
+#undef RUN
     int fails = other_fail;
     for (int i = 0; i < 2; i++) {
         printf("GPU tests: %-10s %4d passed, %4d skipped (unsupported), %4d failed\n", paths[i].name,
@@ -943,6 +971,12 @@ int main(int argc, char **argv)
     }
     printf("GPU tests: api checks %d passed, %d failed; |gpu - cpu| max %.3g over %d cases\n",
            other_pass, other_fail, max_gpu_cpu, cpu_compared);
+    int ran = other_pass + other_fail;
+    for (int i = 0; i < 2; i++) ran += paths[i].pass + paths[i].fail;
+    if (!ran) { /* a section the mode does not run (levels under --quick, stress outside the full set) */
+        printf("GPU tests: FAILED: no case ran\n");
+        return 1;
+    }
     printf("GPU tests: %s\n", fails ? "FAILED" : "all passed");
     return fails ? 1 : 0;
 }
