@@ -3,7 +3,8 @@
  * input copies rotated so the working set is well over the 60 MB L2, the plan-build time on its
  * own (host), unique bytes (../shared/workloads.md: K and V once per KV head, Q and O once) and
  * the time that takes at the bandwidth of a device-to-device copy probe measured in the same run,
- * as a ratio. Writes a CSV that gpu/bench_torch.py joins with PyTorch's numbers.
+ * as a ratio; and the launch floor (three empty kernels launched as a run is, timed the same way).
+ * Writes a CSV that gpu/bench_torch.py joins with PyTorch's numbers.
  *
  * usage: bench_gpu [--workloads LIST] [--impls gpu,gpu-simple] [--chunk-tokens LIST]
  *                  (a LIST is split at ';' when it holds one, so levels:SPEC names fit:
@@ -87,6 +88,58 @@ static double copy_probe(int reps)
     cudaFree(a), cudaFree(b);
     cudaEventDestroy(e0), cudaEventDestroy(e1);
     return bw;
+}
+
+/* The launch floor: what the CUDA-event timing below shows for kernels that do nothing, launched
+ * as a run of "gpu" is (ordinary launch of a persistent-sized grid, then two kernels with
+ * programmatic dependent launch, each waiting for the one before), behind the same spin. No run
+ * of three kernels can time below it; the small trees' times are read against it
+ * (docs/performance.md). Median of reps, us. */
+__global__ void floor_first(int x)
+{
+    if (x == 0x7fffffff) printf("never\n"); /* a body the compiler keeps */
+    cudaTriggerProgrammaticLaunchCompletion();
+}
+__global__ void floor_dependent(int x)
+{
+    cudaTriggerProgrammaticLaunchCompletion();
+    cudaGridDependencySynchronize();
+    if (x == 0x7fffffff) printf("never\n");
+}
+static cudaError_t floor_pdl(unsigned grid, unsigned block)
+{
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(grid);
+    cfg.blockDim = dim3(block);
+    cudaLaunchAttribute attr[1] = {};
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    return cudaLaunchKernelEx(&cfg, floor_dependent, 1);
+}
+static float launch_probe(int reps, int spin_us)
+{
+    int sms = 132;
+    CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+    cudaEvent_t e0, e1;
+    CHECK(cudaEventCreate(&e0));
+    CHECK(cudaEventCreate(&e1));
+    float *t = (float *)malloc((size_t)reps * sizeof *t);
+    for (int r = -3; r < reps; r++) {
+        spin<<<1, 1>>>(1000LL * spin_us);
+        CHECK(cudaEventRecord(e0));
+        floor_first<<<sms, 384>>>(1);
+        CHECK(floor_pdl(3u * sms, 128));
+        CHECK(floor_pdl(8u * sms, 256));
+        CHECK(cudaEventRecord(e1));
+        CHECK(cudaEventSynchronize(e1));
+        if (r >= 0) CHECK(cudaEventElapsedTime(&t[r], e0, e1));
+    }
+    float us = median(t, reps) * 1000.0f;
+    free(t);
+    cudaEventDestroy(e0), cudaEventDestroy(e1);
+    return us;
 }
 
 typedef struct {
@@ -196,12 +249,15 @@ int main(int argc, char **argv)
     double copy_bw = copy_probe(20);
     printf("device: %s; copy probe %.0f GB/s (1 GiB device-to-device, read + write, median of 20)\n",
            name, copy_bw * 1e-9);
+    const float floor_launch = launch_probe(50, spin_us);
+    printf("launch floor %.2f us (three empty kernels launched as a run of gpu is, median of 50)\n",
+           floor_launch);
     printf("shape: hq %lld, hkv %lld, d %lld, %s; median of %d CUDA-event timings\n", (long long)go.hq,
            (long long)go.hkv, (long long)go.d, deft_dtype_name((deft_dtype)go.dtype), reps);
     FILE *csv = fopen(csv_path, "w");
     if (csv)
         fprintf(csv, "workload,impl,chunk_tokens,median_us,plan_us,unique_bytes,floor_us,ratio_to_copy,"
-                     "partial_bytes,copy_GBps,copies\n");
+                     "partial_bytes,copy_GBps,copies,launch_floor_us\n");
     printf("%-10s %-10s %6s %10s %9s %10s %9s %8s %11s %6s\n", "workload", "impl", "chunk", "median_us",
            "plan_us", "unique_MB", "floor_us", "of_copy", "partials_MB", "copies");
 
@@ -310,9 +366,9 @@ int main(int argc, char **argv)
                 trace_runs(im, &dp, &plan, dw, dws, ws, dout, dlse, dq, dk, dv, copies);
 #endif
                 if (csv)
-                    fprintf(csv, "%s,%s,%lld,%.2f,%.2f,%.0f,%.2f,%.4f,%.0f,%.1f,%d\n", wls[w], im->name,
+                    fprintf(csv, "\"%s\",%s,%lld,%.2f,%.2f,%.0f,%.2f,%.4f,%.0f,%.1f,%d,%.2f\n", wls[w], im->name,
                             (long long)ct, t_us, plan_us, unique, floor_us, floor_us / t_us, partial,
-                            copy_bw * 1e-9, copies);
+                            copy_bw * 1e-9, copies, floor_launch); /* quoted: levels: names hold commas */
                 cudaFree(dw), cudaFree(dws);
                 deft_plan_free(&plan);
             }
