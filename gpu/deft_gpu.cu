@@ -530,10 +530,18 @@ __device__ __forceinline__ int chunk_units(const deft_gpu_args &a, int c)
  * Row r of an item is pair ps + r / G and query head g * G + r % G. Warp w owns rows
  * qt * QROWS + 16 w .. + 15 of query tile qt; in mma layout, lane holds rows lane / 4 and
  * lane / 4 + 8 of those 16 and columns 2 (lane % 4) + {0, 1} of every 8-wide n-tile. */
-template <int D, typename T, bool STEPS>
+/* The persistent kernel's first units (deft_gpu_first's layout with room for N): N is
+ * DEFT_GPU_FIRST_MAX, or DEFT_GPU_FIRST_FEW for the runs that need no more (gpu_geom.h). */
+template <int N> struct first_units {
+    int n, total;
+    deft_gpu_first_unit u[N];
+};
+static_assert(sizeof(first_units<DEFT_GPU_FIRST_MAX>) == sizeof(deft_gpu_first), "deft_gpu_first's layout");
+
+template <int D, typename T, bool STEPS, int NF>
 __global__ void __launch_bounds__(DEFT_GPU_PTHREADS(D), 1)
 partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, const __grid_constant__ CUtensorMap tmv,
-               const __grid_constant__ deft_gpu_first first)
+               const __grid_constant__ first_units<NF> first)
 {
     const int nslot = a.nslot;
     constexpr int S = D + PAD;       /* shared row stride, elements */
@@ -821,7 +829,7 @@ partial_kernel(const deft_gpu_args a, const __grid_constant__ CUtensorMap tmk, c
      * has nothing to wait for). A block of one item from `first` goes straight on to its pass (its
      * partials may be written: the previous run's reduction ended before the run's first kernel
      * began). Measured 2026-12-01, against waiting in every block: specstar 21.3 -> 20.5 us. */
-    const bool listed = deft_gpu_listed(&first, a.hkv, (int)gridDim.x);
+    const bool listed = deft_gpu_listed(first.n, first.total, a.hkv, (int)gridDim.x);
     if (listed && (!early || second_item(1) < first.total * a.hkv)) {
         cudaGridDependencySynchronize(); /* the list of units is written, the counter zeroed */
         deft_trace(TR_LARGE_WAITED);
@@ -1521,6 +1529,15 @@ int forced_small_w(void)
     return env && *env ? atoi(env) : 0;
 }
 
+/* DEFT_GPU_FIRST_FEW=0 (measurement, and test_gpu's first_params()): never the persistent
+ * kernel's instance with the small parameter (DEFT_GPU_FIRST_FEW units), so both instances run
+ * on the same case; read at every run. */
+int forced_many(void)
+{
+    const char *env = getenv("DEFT_GPU_FIRST_FEW");
+    return env && *env && atoi(env) == 0;
+}
+
 /* DEFT_GPU_STEP=N (measurement, and test_gpu's steps()): steps of two tiles on streamed chunks of
  * at least N tiles (DEFT_GPU_STEPS; 0: none) instead of DEFT_GPU_STEP_MIN; -1 when unset. Read at
  * every run, so a test can change it between runs. */
@@ -1541,11 +1558,11 @@ int forced_step(void)
  * kernel, waits for all. */
 /* The persistent kernel's instance for a run: with steps of two tiles when a.step_min > 0 (at D =
  * 128 only; deft_gpu_steps decided it on the host), else without. */
-template <int D, typename T> auto partial_instance(const deft_gpu_args *a)
+template <int D, typename T, int NF> auto partial_instance(const deft_gpu_args *a)
 {
     if constexpr (D == 128)
-        if (a->step_min > 0) return partial_kernel<D, T, true>;
-    return partial_kernel<D, T, false>;
+        if (a->step_min > 0) return partial_kernel<D, T, true, NF>;
+    return partial_kernel<D, T, false, NF>;
 }
 
 template <int D, typename T>
@@ -1553,8 +1570,12 @@ cudaError_t launch_dt(const deft_gpu_args *a, size_t smem, const CUtensorMap *ma
                       int blocks, cudaStream_t stream)
 {
     const size_t small_smem = (size_t)4 * 2 * 2 * DEFT_GPU_SMALL_TILE * (D + PAD) * sizeof(T);
-    const auto pk = partial_instance<D, T>(a);
-    cudaError_t e = cudaFuncSetAttribute(pk, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    /* the instance whose parameter holds the run's first units: few of them, or up to the most */
+    const bool few = first->n <= DEFT_GPU_FIRST_FEW && !forced_many();
+    const auto pk = partial_instance<D, T, DEFT_GPU_FIRST_MAX>(a);
+    const auto pk_few = partial_instance<D, T, DEFT_GPU_FIRST_FEW>(a);
+    cudaError_t e = few ? cudaFuncSetAttribute(pk_few, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem)
+                        : cudaFuncSetAttribute(pk, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e == cudaSuccess)
         e = cudaFuncSetAttribute(small_kernel<D, T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)small_smem);
     if (e != cudaSuccess) return e;
@@ -1566,13 +1587,22 @@ cudaError_t launch_dt(const deft_gpu_args *a, size_t smem, const CUtensorMap *ma
         if ((e = cudaFuncGetAttributes(&fa, pk)) != cudaSuccess) return e;
         threads = fa.maxThreadsPerBlock > NTHREADS ? fa.maxThreadsPerBlock : NTHREADS;
     }
-    const bool listed = deft_gpu_listed(first, a->hkv, blocks);
+    const bool listed = deft_gpu_listed(first->n, first->total, a->hkv, blocks);
     if (listed) {
         classify_kernel<<<1, 1024, 0, stream>>>(*a);
         if ((e = cudaGetLastError()) != cudaSuccess) return e;
     }
     const unsigned items = (unsigned)a->n_chunks * (unsigned)a->hkv;       /* small kernel: per chunk */
-    e = launch_pdl(pk, (unsigned)blocks, (unsigned)threads, smem, stream, listed, *a, maps[0], maps[1], *first);
+    if (few) {
+        first_units<DEFT_GPU_FIRST_FEW> f;
+        f.n = first->n, f.total = first->total;
+        memcpy(f.u, first->u, (size_t)first->n * sizeof f.u[0]);
+        e = launch_pdl(pk_few, (unsigned)blocks, (unsigned)threads, smem, stream, listed, *a, maps[0], maps[1], f);
+    } else {
+        first_units<DEFT_GPU_FIRST_MAX> f; /* deft_gpu_first's layout (the static_assert above) */
+        memcpy(&f, first, sizeof f);
+        e = launch_pdl(pk, (unsigned)blocks, (unsigned)threads, smem, stream, listed, *a, maps[0], maps[1], f);
+    }
     if (e == cudaSuccess) e = launch_pdl(small_kernel<D, T>, items, 128, small_smem, stream, true, *a);
     return e == cudaSuccess ? cudaGetLastError() : e;
 }

@@ -12,7 +12,8 @@
  *   --quick     a small set (`make test` runs it; it is what CI sees: "skipped" without a GPU)
  *   --sanitize  a representative subset small enough for compute-sanitizer
  *   --only S    one section of the mode's set (api, random, nonfinite, scales, drafts, levels,
- *               workloads, streamed, steps, late_first, few_blocks, small_warps, stress): a
+ *               workloads, streamed, steps, late_first, first_params, few_blocks, small_warps,
+ *               stress): a
  *               section the mode does not run fails ("no case ran")
  * No device: prints "GPU tests: skipped: <reason>" and exits 0. */
 #include <math.h>
@@ -529,6 +530,64 @@ static void late_first(int quick)
     }
 }
 
+/* ---- the persistent kernel's two parameter sizes: a run whose first units number at most
+ * DEFT_GPU_FIRST_FEW takes the instance with the small parameter, DEFT_GPU_FIRST_FEW=0 the one
+ * with room for DEFT_GPU_FIRST_MAX; the same units, so the same bits ---- */
+static void first_params(int n_cases)
+{
+    static const struct {
+        const char *spec;
+        int64_t hq, hkv, d, chunk;
+    } cases[] = {
+        {"levels:1,8_1000,64", 32, 8, 128, 256},   /* 4 root units of 32 rows, GQA 4 */
+        {"levels:1,10_4096,416", 8, 2, 128, 1024}, /* streamed units, bf16 */
+        {"tot", 8, 4, 64, 256},                    /* D = 64 */
+    };
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]) && i < n_cases; i++) {
+        deft_case c;
+        if (gen(cases[i].spec, cases[i].hq, cases[i].hkv, cases[i].d, i % 2 ? DEFT_BF16 : DEFT_F16, 29, &c))
+            continue;
+        deft_options opt = {cases[i].chunk, 0, 0};
+        if (plan_chunks(&c, &opt, large) <= 0) {
+            printf("FAIL first_params %s: no large chunk\n", cases[i].spec);
+            other_fail++;
+        }
+        const deft_problem *p = &c.problem;
+        const size_t nl = (size_t)deft_tree_total_q(&p->tree) * (size_t)p->shape.hq, no = nl * (size_t)p->shape.d;
+        float *o = malloc((no ? no : 1) * sizeof *o), *lse = malloc((nl ? nl : 1) * sizeof *lse);
+        float *o2 = malloc((no ? no : 1) * sizeof *o2), *lse2 = malloc((nl ? nl : 1) * sizeof *lse2);
+        deft_diag diag;
+        int have = o && lse && o2 && lse2;
+        for (int k = 0; have && k < 2; k++) {
+            if (k) setenv("DEFT_GPU_FIRST_FEW", "0", 1);
+            if (check_case(&c, &opt, P_GPU, 0, 0, 0)) { /* printed and counted */
+                have = 0;
+                break;
+            }
+            float *ok = k ? o2 : o, *lk = k ? lse2 : lse;
+            poison(ok, no), poison(lk, nl);
+            if (deft_gpu_run(p, &opt, ok, lk, &diag) != DEFT_OK) {
+                printf("FAIL first_params %s: %s\n", cases[i].spec, diag.message);
+                other_fail++;
+                have = 0;
+            }
+        }
+        if (have) {
+            if (memcmp(o, o2, no * sizeof *o) || memcmp(lse, lse2, nl * sizeof *lse)) {
+                printf("FAIL first_params %s: the two parameter sizes gave other bits\n", cases[i].spec);
+                other_fail++;
+            } else
+                other_pass++;
+        } else if (!(o && lse && o2 && lse2)) {
+            printf("FAIL first_params %s: out of host memory\n", cases[i].spec);
+            other_fail++;
+        }
+        unsetenv("DEFT_GPU_FIRST_FEW");
+        free(o), free(lse), free(o2), free(lse2);
+        deft_case_free(&c);
+    }
+}
+
 /* ---- few persistent blocks: DEFT_GPU_PGRID caps version 2's persistent grid, so each block
  * runs many items back to back, its K/V stream (and at D = 128 on sm_90a the producer's slot
  * releases) crossing from one item to the next; DEFT_GPU_QPU=0 makes each resident chunk a single
@@ -881,8 +940,8 @@ static void api(void)
 /* --only NAME: the sections a run may name (one section and nothing else, at the size of the
  * run's mode: for a kernel variant, or a planted error, whose failure one section decides) */
 static const char *const sections[] = {"api",      "random",    "nonfinite",  "scales",      "drafts",   "levels",
-                                       "workloads", "streamed", "steps",      "late_first", "few_blocks", "small_warps",
-                                       "stress"};
+                                       "workloads", "streamed", "steps",      "late_first", "first_params", "few_blocks",
+                                       "small_warps", "stress"};
 
 int main(int argc, char **argv)
 {
@@ -935,6 +994,7 @@ int main(int argc, char **argv)
         RUN("streamed", streamed(1));
         RUN("steps", steps(1));
         RUN("late_first", late_first(1));
+        RUN("first_params", first_params(1));
         RUN("few_blocks", few_blocks(1));
         RUN("small_warps", small_warps(1));
     } else if (quick) {
@@ -946,6 +1006,7 @@ int main(int argc, char **argv)
         RUN("streamed", streamed(1));
         RUN("steps", steps(1));
         RUN("late_first", late_first(1));
+        RUN("first_params", first_params(3));
         RUN("few_blocks", few_blocks(3));
         RUN("small_warps", small_warps(1));
     } else {
@@ -957,6 +1018,7 @@ int main(int argc, char **argv)
         RUN("streamed", streamed(0));
         RUN("steps", steps(0));
         RUN("late_first", late_first(0));
+        RUN("first_params", first_params(3));
         RUN("few_blocks", few_blocks(4));
         RUN("small_warps", small_warps(0));
         RUN("workloads", workloads(full_shape, 0));
