@@ -73,7 +73,9 @@ static const deft_impl impls[] = {
      path_supports, path_run, &CPU},
     {"cpu-seq", "sequence-based baseline: each query reads its whole path, same BLAS (cpu/seq_cpu.c)",
      path_supports, path_run, &CPU_SEQ},
-    {"gpu", "DeFT on an NVIDIA GPU: mma.sync, cp.async, K/V read once per chunk and KV head (gpu/deft_gpu.cu)",
+    {"gpu",
+     "DeFT on an NVIDIA GPU: persistent blocks, wgmma and tensor-memory copies at D = 128 on sm_90a "
+     "(mma.sync and cp.async elsewhere), K/V read once per chunk and KV head (gpu/deft_gpu.cu)",
      path_supports, path_run, &GPU},
     {"gpu-simple", "DeFT on an NVIDIA GPU, version 1 for reading: one block per item, plain FMA "
      "(gpu/deft_gpu_simple.cu)", path_supports, path_run, &GPU_SIMPLE},
