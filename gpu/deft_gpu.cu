@@ -530,13 +530,12 @@ __device__ __forceinline__ int chunk_units(const deft_gpu_args &a, int c)
  * Row r of an item is pair ps + r / G and query head g * G + r % G. Warp w owns rows
  * qt * QROWS + 16 w .. + 15 of query tile qt; in mma layout, lane holds rows lane / 4 and
  * lane / 4 + 8 of those 16 and columns 2 (lane % 4) + {0, 1} of every 8-wide n-tile. */
-/* The persistent kernel's first units (deft_gpu_first's layout with room for N): N is
+/* The persistent kernel's first units (deft_gpu_first's fields with room for N): N is
  * DEFT_GPU_FIRST_MAX, or DEFT_GPU_FIRST_FEW for the runs that need no more (gpu_geom.h). */
 template <int N> struct first_units {
     int n, total;
     deft_gpu_first_unit u[N];
 };
-static_assert(sizeof(first_units<DEFT_GPU_FIRST_MAX>) == sizeof(deft_gpu_first), "deft_gpu_first's layout");
 
 template <int D, typename T, bool STEPS, int NF>
 __global__ void __launch_bounds__(DEFT_GPU_PTHREADS(D), 1)
@@ -1565,26 +1564,33 @@ template <int D, typename T, int NF> auto partial_instance(const deft_gpu_args *
     return partial_kernel<D, T, false, NF>;
 }
 
+/* The persistent kernel's launch with the first units in a parameter of room NF (>= first->n) */
+template <int D, typename T, int NF>
+cudaError_t launch_persistent(const deft_gpu_args *a, size_t smem, const CUtensorMap *maps,
+                              const deft_gpu_first *first, int blocks, int threads, bool listed, cudaStream_t stream)
+{
+    const auto pk = partial_instance<D, T, NF>(a);
+    cudaError_t e = cudaFuncSetAttribute(pk, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    if (e != cudaSuccess) return e;
+    first_units<NF> f = {};
+    f.n = first->n, f.total = first->total;
+    memcpy(f.u, first->u, (size_t)first->n * sizeof f.u[0]);
+    return launch_pdl(pk, (unsigned)blocks, (unsigned)threads, smem, stream, listed, *a, maps[0], maps[1], f);
+}
+
 template <int D, typename T>
 cudaError_t launch_dt(const deft_gpu_args *a, size_t smem, const CUtensorMap *maps, const deft_gpu_first *first,
                       int blocks, cudaStream_t stream)
 {
     const size_t small_smem = (size_t)4 * 2 * 2 * DEFT_GPU_SMALL_TILE * (D + PAD) * sizeof(T);
-    /* the instance whose parameter holds the run's first units: few of them, or up to the most */
-    const bool few = first->n <= DEFT_GPU_FIRST_FEW && !forced_many();
-    const auto pk = partial_instance<D, T, DEFT_GPU_FIRST_MAX>(a);
-    const auto pk_few = partial_instance<D, T, DEFT_GPU_FIRST_FEW>(a);
-    cudaError_t e = few ? cudaFuncSetAttribute(pk_few, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem)
-                        : cudaFuncSetAttribute(pk, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-    if (e == cudaSuccess)
-        e = cudaFuncSetAttribute(small_kernel<D, T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)small_smem);
+    cudaError_t e = cudaFuncSetAttribute(small_kernel<D, T>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)small_smem);
     if (e != cudaSuccess) return e;
     /* the block's threads: the loaded binary's bound (DEFT_GPU_PTHREADS: 384 for the sm_90a
-     * pass at D = 128, else NTHREADS), read once (both instances have the same bound) */
+     * pass at D = 128, else NTHREADS), read once (every instance has the same bound) */
     static int threads = 0;
     if (!threads) {
         cudaFuncAttributes fa;
-        if ((e = cudaFuncGetAttributes(&fa, pk)) != cudaSuccess) return e;
+        if ((e = cudaFuncGetAttributes(&fa, partial_instance<D, T, DEFT_GPU_FIRST_MAX>(a))) != cudaSuccess) return e;
         threads = fa.maxThreadsPerBlock > NTHREADS ? fa.maxThreadsPerBlock : NTHREADS;
     }
     const bool listed = deft_gpu_listed(first->n, first->total, a->hkv, blocks);
@@ -1592,17 +1598,11 @@ cudaError_t launch_dt(const deft_gpu_args *a, size_t smem, const CUtensorMap *ma
         classify_kernel<<<1, 1024, 0, stream>>>(*a);
         if ((e = cudaGetLastError()) != cudaSuccess) return e;
     }
-    const unsigned items = (unsigned)a->n_chunks * (unsigned)a->hkv;       /* small kernel: per chunk */
-    if (few) {
-        first_units<DEFT_GPU_FIRST_FEW> f;
-        f.n = first->n, f.total = first->total;
-        memcpy(f.u, first->u, (size_t)first->n * sizeof f.u[0]);
-        e = launch_pdl(pk_few, (unsigned)blocks, (unsigned)threads, smem, stream, listed, *a, maps[0], maps[1], f);
-    } else {
-        first_units<DEFT_GPU_FIRST_MAX> f; /* deft_gpu_first's layout (the static_assert above) */
-        memcpy(&f, first, sizeof f);
-        e = launch_pdl(pk, (unsigned)blocks, (unsigned)threads, smem, stream, listed, *a, maps[0], maps[1], f);
-    }
+    /* the instance whose parameter holds the run's first units: few of them, or up to the most */
+    e = first->n <= DEFT_GPU_FIRST_FEW && !forced_many()
+            ? launch_persistent<D, T, DEFT_GPU_FIRST_FEW>(a, smem, maps, first, blocks, threads, listed, stream)
+            : launch_persistent<D, T, DEFT_GPU_FIRST_MAX>(a, smem, maps, first, blocks, threads, listed, stream);
+    const unsigned items = (unsigned)a->n_chunks * (unsigned)a->hkv; /* small kernel: per chunk */
     if (e == cudaSuccess) e = launch_pdl(small_kernel<D, T>, items, 128, small_smem, stream, true, *a);
     return e == cudaSuccess ? cudaGetLastError() : e;
 }

@@ -530,9 +530,52 @@ static void late_first(int quick)
     }
 }
 
+/* Runs case c on the gpu path with the environment variable `env` unset, then set to each of
+ * vals: every run checked against the reference (check_case), and every set run's bits compared
+ * with the unset run's (a knob that changes the schedule, not the units or the splits, must give
+ * the same bits). Failures are printed under `section` and counted; each comparison that holds
+ * counts as an api check passed. `env` is unset on return. */
+static void same_bits(const char *section, deft_case *c, const deft_options *opt, const char *env,
+                      const char *const *vals, int n_vals)
+{
+    const deft_problem *p = &c->problem;
+    const size_t nl = (size_t)deft_tree_total_q(&p->tree) * (size_t)p->shape.hq, no = nl * (size_t)p->shape.d;
+    float *o = malloc((no ? no : 1) * sizeof *o), *lse = malloc((nl ? nl : 1) * sizeof *lse);
+    float *o2 = malloc((no ? no : 1) * sizeof *o2), *lse2 = malloc((nl ? nl : 1) * sizeof *lse2);
+    deft_diag diag;
+    deft_status st = DEFT_OK;
+    unsetenv(env);
+    /* the unset run's bits, once that run has passed check_case (which printed any failure) */
+    int have = o && lse && o2 && lse2 && check_case(c, opt, P_GPU, 0, 0, 0) == 0;
+    if (have && (st = deft_gpu_run(p, opt, o, lse, &diag)) != DEFT_OK) {
+        printf("FAIL %s %s: the run with %s unset: %s: %s\n", section, c->workload, env, deft_status_name(st),
+               diag.message);
+        other_fail++;
+        have = 0;
+    } else if (!(o && lse && o2 && lse2)) {
+        printf("FAIL %s %s: out of host memory\n", section, c->workload);
+        other_fail++;
+    }
+    for (int k = 0; have && k < n_vals; k++) {
+        setenv(env, vals[k], 1);
+        if (check_case(c, opt, P_GPU, 0, 0, 0)) continue; /* printed and counted */
+        poison(o2, no), poison(lse2, nl);
+        if (deft_gpu_run(p, opt, o2, lse2, &diag) != DEFT_OK || memcmp(o, o2, no * sizeof *o) ||
+            memcmp(lse, lse2, nl * sizeof *lse)) {
+            printf("FAIL %s %s: %s=%s gave other bits than %s unset\n", section, c->workload, env, vals[k], env);
+            other_fail++;
+        } else
+            other_pass++;
+    }
+    unsetenv(env);
+    free(o), free(lse), free(o2), free(lse2);
+}
+
 /* ---- the persistent kernel's two parameter sizes: a run whose first units number at most
  * DEFT_GPU_FIRST_FEW takes the instance with the small parameter, DEFT_GPU_FIRST_FEW=0 the one
- * with room for DEFT_GPU_FIRST_MAX; the same units, so the same bits ---- */
+ * with room for DEFT_GPU_FIRST_MAX; the same units, so the same bits. DEFT_GPU_FIRST caps the
+ * first units at DEFT_GPU_FIRST_FEW for both runs, so the first run takes the small instance
+ * whatever the GPU's SM count ---- */
 static void first_params(int n_cases)
 {
     static const struct {
@@ -541,8 +584,12 @@ static void first_params(int n_cases)
     } cases[] = {
         {"levels:1,8_1000,64", 32, 8, 128, 256},   /* 4 root units of 32 rows, GQA 4 */
         {"levels:1,10_4096,416", 8, 2, 128, 1024}, /* streamed units, bf16 */
-        {"tot", 8, 4, 64, 256},                    /* D = 64 */
+        {"tot", 8, 4, 64, 256},                    /* D = 64, units past the cap */
     };
+    static const char *const off[] = {"0"};
+    char cap[16];
+    snprintf(cap, sizeof cap, "%d", DEFT_GPU_FIRST_FEW);
+    setenv("DEFT_GPU_FIRST", cap, 1);
     for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]) && i < n_cases; i++) {
         deft_case c;
         if (gen(cases[i].spec, cases[i].hq, cases[i].hkv, cases[i].d, i % 2 ? DEFT_BF16 : DEFT_F16, 29, &c))
@@ -552,40 +599,10 @@ static void first_params(int n_cases)
             printf("FAIL first_params %s: no large chunk\n", cases[i].spec);
             other_fail++;
         }
-        const deft_problem *p = &c.problem;
-        const size_t nl = (size_t)deft_tree_total_q(&p->tree) * (size_t)p->shape.hq, no = nl * (size_t)p->shape.d;
-        float *o = malloc((no ? no : 1) * sizeof *o), *lse = malloc((nl ? nl : 1) * sizeof *lse);
-        float *o2 = malloc((no ? no : 1) * sizeof *o2), *lse2 = malloc((nl ? nl : 1) * sizeof *lse2);
-        deft_diag diag;
-        int have = o && lse && o2 && lse2;
-        for (int k = 0; have && k < 2; k++) {
-            if (k) setenv("DEFT_GPU_FIRST_FEW", "0", 1);
-            if (check_case(&c, &opt, P_GPU, 0, 0, 0)) { /* printed and counted */
-                have = 0;
-                break;
-            }
-            float *ok = k ? o2 : o, *lk = k ? lse2 : lse;
-            poison(ok, no), poison(lk, nl);
-            if (deft_gpu_run(p, &opt, ok, lk, &diag) != DEFT_OK) {
-                printf("FAIL first_params %s: %s\n", cases[i].spec, diag.message);
-                other_fail++;
-                have = 0;
-            }
-        }
-        if (have) {
-            if (memcmp(o, o2, no * sizeof *o) || memcmp(lse, lse2, nl * sizeof *lse)) {
-                printf("FAIL first_params %s: the two parameter sizes gave other bits\n", cases[i].spec);
-                other_fail++;
-            } else
-                other_pass++;
-        } else if (!(o && lse && o2 && lse2)) {
-            printf("FAIL first_params %s: out of host memory\n", cases[i].spec);
-            other_fail++;
-        }
-        unsetenv("DEFT_GPU_FIRST_FEW");
-        free(o), free(lse), free(o2), free(lse2);
+        same_bits("first_params", &c, &opt, "DEFT_GPU_FIRST_FEW", off, 1);
         deft_case_free(&c);
     }
+    unsetenv("DEFT_GPU_FIRST");
 }
 
 /* ---- few persistent blocks: DEFT_GPU_PGRID caps version 2's persistent grid, so each block
@@ -610,7 +627,7 @@ static void few_blocks(int n_cases)
         {"tot", 16, 4, 64, 512},                    /* D = 64: 8 tiles a chunk, the ring 10 */
         {"levels:1,4,32_200,150,40", 16, 2, 128, 0}, /* the root: 2 query tiles, bf16 */
     };
-    static const char *caps[] = {"1", "3"};
+    static const char *const caps[] = {"1", "3"};
     setenv("DEFT_GPU_QPU", "0", 1);
     for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]) && i < n_cases; i++) {
         deft_case c;
@@ -621,38 +638,7 @@ static void few_blocks(int n_cases)
             printf("FAIL few_blocks %s: no large chunk of several query tiles\n", cases[i].spec);
             other_fail++;
         }
-        const deft_problem *p = &c.problem;
-        const size_t nl = (size_t)deft_tree_total_q(&p->tree) * (size_t)p->shape.hq, no = nl * (size_t)p->shape.d;
-        float *o = malloc((no ? no : 1) * sizeof *o), *lse = malloc((nl ? nl : 1) * sizeof *lse);
-        float *o2 = malloc((no ? no : 1) * sizeof *o2), *lse2 = malloc((nl ? nl : 1) * sizeof *lse2);
-        deft_diag diag;
-        deft_status st = DEFT_OK;
-        unsetenv("DEFT_GPU_PGRID");
-        /* the full grid's bits, once its run has passed check_case (which printed any failure) */
-        int have = o && lse && o2 && lse2 && check_case(&c, &opt, P_GPU, 0, 0, 0) == 0;
-        if (have && (st = deft_gpu_run(p, &opt, o, lse, &diag)) != DEFT_OK) {
-            printf("FAIL few_blocks %s: the full grid's run: %s: %s\n", cases[i].spec, deft_status_name(st),
-                   diag.message);
-            other_fail++;
-            have = 0;
-        } else if (!(o && lse && o2 && lse2)) {
-            printf("FAIL few_blocks %s: out of host memory\n", cases[i].spec);
-            other_fail++;
-        }
-        for (int k = 0; have && k < 2; k++) {
-            setenv("DEFT_GPU_PGRID", caps[k], 1);
-            if (check_case(&c, &opt, P_GPU, 0, 0, 0)) continue; /* printed and counted */
-            poison(o2, no), poison(lse2, nl);
-            if (deft_gpu_run(p, &opt, o2, lse2, &diag) != DEFT_OK || memcmp(o, o2, no * sizeof *o) ||
-                memcmp(lse, lse2, nl * sizeof *lse)) {
-                printf("FAIL few_blocks %s: %s persistent blocks gave other bits than the full grid\n",
-                       cases[i].spec, caps[k]);
-                other_fail++;
-            } else
-                other_pass++;
-        }
-        unsetenv("DEFT_GPU_PGRID");
-        free(o), free(lse), free(o2), free(lse2);
+        same_bits("few_blocks", &c, &opt, "DEFT_GPU_PGRID", caps, 2);
         deft_case_free(&c);
     }
     unsetenv("DEFT_GPU_QPU");
