@@ -13,8 +13,7 @@
  *   --sanitize  a representative subset small enough for compute-sanitizer
  *   --only S    one section of the mode's set (api, random, nonfinite, scales, drafts, levels,
  *               workloads, streamed, steps, late_first, first_params, few_blocks, small_warps,
- *               stress): a
- *               section the mode does not run fails ("no case ran")
+ *               stress): a section the mode does not run fails ("no case ran")
  * No device: prints "GPU tests: skipped: <reason>" and exits 0. */
 #include <math.h>
 #include <stdio.h>
