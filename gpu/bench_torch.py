@@ -26,6 +26,13 @@ import torch.nn.functional as F
 
 HQ, HKV, D = 32, 8, 128
 
+# The GPU path's targets at this shape (docs/performance.md): a share of the copy probe's rate on
+# unique bytes for the large trees, a time for the small ones, and a speed-up over the best
+# PyTorch peer for every tree.
+COPY_TARGET = {"wide": 0.70, "tot": 0.70, "fewshot50": 0.70}
+TIME_TARGET_US = {"fewshot": 20.0, "specstar": 20.0, "specdec": 20.0}
+PEER_TARGET = 5.0
+
 
 def star(root, children, child_len):
     parent, kv, q = [-1], [root], [0]
@@ -156,6 +163,28 @@ def bench(name, reps, dev):
     return {"seq": t_seq, "mask": t_mask, "seq_vs_mask": diff, "copies": (cs, cm)}
 
 
+def target_lines(rows, res, impl="gpu"):
+    """Where each target stands for `impl`'s rows of the CSV, given the peers' times in res:
+    one line per workload, each target with its value and 'met' or 'not met'."""
+    out = []
+    for row in rows:
+        w = row["workload"]
+        if row["impl"] != impl or w not in res:
+            continue
+        t = float(row["median_us"])
+        parts = []
+        if w in COPY_TARGET:
+            share = float(row["ratio_to_copy"])
+            parts.append(f"{100 * share:.1f}% of copy (>= {100 * COPY_TARGET[w]:.0f}%) "
+                         f"{'met' if share >= COPY_TARGET[w] else 'not met'}")
+        if w in TIME_TARGET_US:
+            parts.append(f"{t:.1f} us (< {TIME_TARGET_US[w]:.0f}) {'met' if t < TIME_TARGET_US[w] else 'not met'}")
+        x = min(res[w]["seq"], res[w]["mask"]) / t
+        parts.append(f"{x:.1f}x best peer (>= {PEER_TARGET:.0f}x) {'met' if x >= PEER_TARGET else 'not met'}")
+        out.append(f"  {w:10s} " + "; ".join(parts))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--deft", default=None, help="CSV from bench_gpu to join")
@@ -188,6 +217,10 @@ def main():
               f"{100 * float(row['ratio_to_copy']):7.1f}% {float(row.get('launch_floor_us') or 'nan'):7.1f} "
               f"{res[w]['seq']:8.1f} {res[w]['mask']:8.1f} "
               f"{best / t:10.1f}x")
+    lines = target_lines(rows, res)
+    if lines:
+        print("\ntargets (gpu; docs/performance.md):")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":
