@@ -1507,9 +1507,11 @@ int persistent_grid(const deft_gpu_args *a, const deft_plan *plan, const deft_sh
 }
 
 /* Kernel parameters live in a 4 KiB space: the persistent kernel's are the argument block, the
- * two tensor maps (64-byte aligned) and the first units. */
-static_assert(sizeof(deft_gpu_args) + 64 + 2 * sizeof(CUtensorMap) + sizeof(deft_gpu_first) <= 4096,
+ * two tensor maps (64-byte aligned) and the first units, in the larger of its two instances. The
+ * host's deft_gpu_first fills either (launch_persistent copies its n units). */
+static_assert(sizeof(deft_gpu_args) + 64 + 2 * sizeof(CUtensorMap) + sizeof(first_units<DEFT_GPU_FIRST_MAX>) <= 4096,
               "the persistent kernel's parameters fit the 4 KiB parameter space");
+static_assert(DEFT_GPU_FIRST_FEW <= DEFT_GPU_FIRST_MAX, "the small instance's units are a prefix of the host's");
 
 /* DEFT_GPU_QPU=N (measurement, and test_gpu's few_blocks()): query tiles per unit N instead of
  * the model's choice, where N is one of the candidates that fit (0: one unit per chunk); -1 when

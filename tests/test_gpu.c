@@ -570,6 +570,34 @@ static void same_bits(const char *section, deft_case *c, const deft_options *opt
     free(o), free(lse), free(o2), free(lse2);
 }
 
+/* A case of the sections that compare a knob's bits: a generated tree, its heads and D, and
+ * chunk_tokens. */
+typedef struct {
+    const char *spec;
+    int64_t hq, hkv, d, chunk;
+} knob_case;
+
+/* same_bits on each of the first n_cases of cases[0 .. n) (f16 and bf16 in turn, data seed
+ * `seed`), each first checked to plan a chunk that `pick` accepts (`wanted` names it): without
+ * one the knob would have nothing to change, and that fails. */
+static void same_bits_cases(const char *section, const knob_case *cases, int n, int n_cases, uint64_t seed,
+                            int (*pick)(int64_t rows, int64_t len), const char *wanted, const char *env,
+                            const char *const *vals, int n_vals)
+{
+    for (int i = 0; i < n && i < n_cases; i++) {
+        deft_case c;
+        if (gen(cases[i].spec, cases[i].hq, cases[i].hkv, cases[i].d, i % 2 ? DEFT_BF16 : DEFT_F16, seed, &c))
+            continue;
+        deft_options opt = {cases[i].chunk, 0, 0};
+        if (plan_chunks(&c, &opt, pick) <= 0) {
+            printf("FAIL %s %s: no %s\n", section, cases[i].spec, wanted);
+            other_fail++;
+        }
+        same_bits(section, &c, &opt, env, vals, n_vals);
+        deft_case_free(&c);
+    }
+}
+
 /* ---- the persistent kernel's two parameter sizes: a run whose first units number at most
  * DEFT_GPU_FIRST_FEW takes the instance with the small parameter, DEFT_GPU_FIRST_FEW=0 the one
  * with room for DEFT_GPU_FIRST_MAX; the same units, so the same bits. DEFT_GPU_FIRST caps the
@@ -577,10 +605,7 @@ static void same_bits(const char *section, deft_case *c, const deft_options *opt
  * whatever the GPU's SM count ---- */
 static void first_params(int n_cases)
 {
-    static const struct {
-        const char *spec;
-        int64_t hq, hkv, d, chunk;
-    } cases[] = {
+    static const knob_case cases[] = {
         {"levels:1,8_1000,64", 32, 8, 128, 256},   /* 4 root units of 32 rows, GQA 4 */
         {"levels:1,10_4096,416", 8, 2, 128, 1024}, /* streamed units, bf16 */
         {"tot", 8, 4, 64, 256},                    /* D = 64, units past the cap */
@@ -589,18 +614,8 @@ static void first_params(int n_cases)
     char cap[16];
     snprintf(cap, sizeof cap, "%d", DEFT_GPU_FIRST_FEW);
     setenv("DEFT_GPU_FIRST", cap, 1);
-    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]) && i < n_cases; i++) {
-        deft_case c;
-        if (gen(cases[i].spec, cases[i].hq, cases[i].hkv, cases[i].d, i % 2 ? DEFT_BF16 : DEFT_F16, 29, &c))
-            continue;
-        deft_options opt = {cases[i].chunk, 0, 0};
-        if (plan_chunks(&c, &opt, large) <= 0) {
-            printf("FAIL first_params %s: no large chunk\n", cases[i].spec);
-            other_fail++;
-        }
-        same_bits("first_params", &c, &opt, "DEFT_GPU_FIRST_FEW", off, 1);
-        deft_case_free(&c);
-    }
+    same_bits_cases("first_params", cases, (int)(sizeof cases / sizeof cases[0]), n_cases, 29, large,
+                    "large chunk", "DEFT_GPU_FIRST_FEW", off, 1);
     unsetenv("DEFT_GPU_FIRST");
 }
 
@@ -617,10 +632,7 @@ static int multi_tile(int64_t rows, int64_t len)
 }
 static void few_blocks(int n_cases)
 {
-    static const struct {
-        const char *spec;
-        int64_t hq, hkv, d, chunk;
-    } cases[] = {
+    static const knob_case cases[] = {
         {"tot", 8, 2, 128, 256},                    /* 9 query tiles at the root, 3 at level 1 */
         {"levels:1,40_2000,64", 8, 1, 128, 2048},   /* streamed: 3 units of one query tile */
         {"tot", 16, 4, 64, 512},                    /* D = 64: 8 tiles a chunk, the ring 10 */
@@ -628,18 +640,8 @@ static void few_blocks(int n_cases)
     };
     static const char *const caps[] = {"1", "3"};
     setenv("DEFT_GPU_QPU", "0", 1);
-    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]) && i < n_cases; i++) {
-        deft_case c;
-        if (gen(cases[i].spec, cases[i].hq, cases[i].hkv, cases[i].d, i % 2 ? DEFT_BF16 : DEFT_F16, 17, &c))
-            continue;
-        deft_options opt = {cases[i].chunk, 0, 0};
-        if (plan_chunks(&c, &opt, multi_tile) <= 0) {
-            printf("FAIL few_blocks %s: no large chunk of several query tiles\n", cases[i].spec);
-            other_fail++;
-        }
-        same_bits("few_blocks", &c, &opt, "DEFT_GPU_PGRID", caps, 2);
-        deft_case_free(&c);
-    }
+    same_bits_cases("few_blocks", cases, (int)(sizeof cases / sizeof cases[0]), n_cases, 17, multi_tile,
+                    "large chunk of several query tiles", "DEFT_GPU_PGRID", caps, 2);
     unsetenv("DEFT_GPU_QPU");
 }
 
